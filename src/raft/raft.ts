@@ -1,0 +1,821 @@
+/**
+ * The Raft state machine (one replica of one group). Pure and deterministic:
+ * it reacts to `step(message)`, `tick()` and the local requests, and queues
+ * outgoing messages; `RawNode` turns its state into `Ready` batches.
+ *
+ * Roles: follower ─timeout─▶ pre-candidate ─pre-votes won─▶ candidate ─votes won─▶ leader.
+ * Any message with a higher term (except pre-vote traffic) turns us into a follower
+ * of that term. Pre-votes are sent at term+1 without changing our term.
+ *
+ * Decisions:
+ *  - No forwarding: a proposal to a non-leader fails fast with NOT_LEADER and the
+ *    known leader; the layer above retries there.
+ *  - Persist before send: messages are only handed out in a Ready together with
+ *    (or after) the hard state and entries they depend on.
+ *  - The leader's own match index moves only when the driver reports its entries
+ *    persisted (advance()), so the leader never counts an unpersisted copy.
+ *  - Commit by counting only for entries of the current term (Figure 8); a new
+ *    leader appends an empty no-op entry.
+ *  - Leader stickiness: with CheckQuorum or PreVote, a (pre-)vote request with a
+ *    higher term is ignored while we heard from a leader within the (minimum)
+ *    election timeout, unless it comes from a leadership transfer.
+ *  - ReadIndex: the leader queues reads until it has committed an entry of its term,
+ *    then confirms leadership with one heartbeat round per batch of reads (reads
+ *    arriving during a round join the next). A confirmed read is released (in
+ *    Ready.readStates) once applied ≥ its index, counting the committed entries of
+ *    the same Ready. Followers ask the leader (MsgReadIndex) and release the same way.
+ *    A leader that steps down drops its unconfirmed reads (callers time out and retry).
+ *  - Proposals are appended at once but broadcast when the Ready is built, so all
+ *    proposals between two Readies go out batched (up to maxSizePerMsg per append).
+ *  - Snapshots: a follower whose next entries are compacted gets the storage snapshot;
+ *    the progress waits in 'snapshot' state until the follower acks it, or re-probes
+ *    after an election timeout (the snapshot may have been lost).
+ *  - Leader stickiness ignores (does not answer) the (pre-)vote requests, as etcd does.
+ */
+import { CompactedError, NONE } from './types.js';
+import type {
+  ConfState,
+  Entry,
+  HardState,
+  Message,
+  MsgApp,
+  MsgAppResp,
+  MsgHeartbeat,
+  MsgHeartbeatResp,
+  MsgSnap,
+  MsgVote,
+  NodeId,
+  ProgressStatus,
+  ProposeResult,
+  RaftConfig,
+  ReadIndexResult,
+  ReadState,
+  Role,
+  Snapshot,
+  SoftState,
+  Storage,
+} from './types.js';
+import { RaftLog, entriesBytes } from './log.js';
+import { Progress } from './progress.js';
+import { majorityCommittedIndex, majorityVoteResult } from './quorum.js';
+import type { VoteResult } from './quorum.js';
+import { ReadOnly } from './read-only.js';
+import type { ReadRequest } from './read-only.js';
+
+type CampaignKind = 'pre-election' | 'election' | 'transfer';
+
+const EMPTY = new Uint8Array(0);
+
+export class Raft {
+  readonly id: NodeId;
+  term = 0;
+  vote: NodeId = NONE;
+  lead: NodeId = NONE;
+  role: Role = 'follower';
+  readonly log: RaftLog;
+
+  voters: NodeId[] = [];
+  learners: NodeId[] = [];
+  readonly progress = new Map<NodeId, Progress>();
+  private readonly votes = new Map<NodeId, boolean>();
+
+  /** Outgoing messages, handed out by the next Ready. */
+  msgs: Message[] = [];
+  /** Confirmed reads waiting until applied reaches their index. */
+  confirmedReads: ReadState[] = [];
+
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  leadTransferee: NodeId = NONE;
+  /** Leader: reads received before it committed an entry of its term. */
+  private pendingReadRequests: ReadRequest[] = [];
+  private readonly readOnly = new ReadOnly();
+  /** Leader: bytes of entry data appended but not yet committed. */
+  uncommittedSize = 0;
+  /** Leader: appends/commit must be broadcast when the next Ready is built. */
+  needBroadcast = false;
+
+  private readonly cfg: RaftConfig;
+  private readonly commitScratch: number[] = [];
+  private readonly matchOf = (id: NodeId): number => this.progress.get(id)?.match ?? 0;
+
+  constructor(cfg: RaftConfig, storage: Storage) {
+    if (cfg.id === NONE) throw new Error('raft: id must not be NONE (0)');
+    if (cfg.heartbeatTick <= 0 || cfg.electionTick <= cfg.heartbeatTick) {
+      throw new Error('raft: need 0 < heartbeatTick < electionTick');
+    }
+    this.cfg = cfg;
+    this.id = cfg.id;
+    this.log = new RaftLog(storage, cfg.applied ?? 0);
+    const { hardState, conf } = storage.initialState();
+    const snapIndex = storage.firstIndex() - 1;
+    if (hardState.commit > this.log.lastIndex()) {
+      throw new Error(`raft: hard state commit ${hardState.commit} beyond last index ${this.log.lastIndex()}`);
+    }
+    this.log.committed = Math.max(hardState.commit, snapIndex);
+    if (this.log.applied > this.log.committed) {
+      // Applied entries are committed, even if the hard state's commit lags.
+      if (this.log.applied > this.log.lastIndex()) throw new Error('raft: applied beyond the last index');
+      this.log.committed = this.log.applied;
+    }
+    this.applyConf(conf);
+    this.term = hardState.term;
+    this.vote = hardState.vote;
+    this.becomeFollower(this.term, NONE);
+  }
+
+  // ---------------------------------------------------------------- state
+
+  softState(): SoftState {
+    return { leader: this.lead, role: this.role };
+  }
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  private promotable(): boolean {
+    return this.voters.includes(this.id);
+  }
+
+  private applyConf(conf: ConfState): void {
+    this.voters = [...conf.voters];
+    this.learners = [...conf.learners];
+    const members = new Set<NodeId>([...this.voters, ...this.learners]);
+    for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id);
+    const next = this.log.lastIndex() + 1;
+    for (const id of members) {
+      if (!this.progress.has(id)) {
+        this.progress.set(id, this.newProgress(id, next));
+      }
+    }
+  }
+
+  private newProgress(id: NodeId, next: number): Progress {
+    return new Progress(next, this.cfg.maxInflightMsgs, this.cfg.maxInflightBytes, this.learners.includes(id));
+  }
+
+  private electionTimeout(): number {
+    return this.cfg.electionTick;
+  }
+
+  private resetRandomizedElectionTimeout(): void {
+    this.randomizedElectionTimeout = this.cfg.electionTick + this.cfg.rng.int(this.cfg.electionTick);
+  }
+
+  private reset(term: number): void {
+    if (this.term !== term) {
+      this.term = term;
+      this.vote = NONE;
+    }
+    this.lead = NONE;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.resetRandomizedElectionTimeout();
+    this.leadTransferee = NONE;
+    this.votes.clear();
+    const next = this.log.lastIndex() + 1;
+    for (const id of this.progress.keys()) {
+      const fresh = this.newProgress(id, next);
+      if (id === this.id) fresh.match = this.log.persistedLastIndex();
+      this.progress.set(id, fresh);
+    }
+    this.readOnly.reset();
+    this.pendingReadRequests = [];
+    this.uncommittedSize = 0;
+    this.needBroadcast = false;
+  }
+
+  becomeFollower(term: number, lead: NodeId): void {
+    this.reset(term);
+    this.lead = lead;
+    this.role = 'follower';
+  }
+
+  private becomePreCandidate(): void {
+    if (this.role === 'leader') throw new Error('raft: leader cannot become pre-candidate');
+    // Neither term nor vote change: a pre-vote leaves no trace in the hard state.
+    this.votes.clear();
+    this.lead = NONE;
+    this.role = 'pre-candidate';
+  }
+
+  private becomeCandidate(): void {
+    if (this.role === 'leader') throw new Error('raft: leader cannot become candidate');
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = 'candidate';
+  }
+
+  private becomeLeader(): void {
+    if (this.role === 'follower') throw new Error('raft: follower cannot become leader');
+    this.reset(this.term);
+    this.lead = this.id;
+    this.role = 'leader';
+    const self = this.progress.get(this.id);
+    if (self) {
+      self.becomeReplicate();
+      self.match = this.log.persistedLastIndex();
+      self.next = this.log.lastIndex() + 1;
+      self.recentActive = true;
+    }
+    // The no-op: commits the new term (and so everything before it). Exempt from the cap.
+    this.appendEntries([{ term: this.term, index: 0, type: 'normal', data: EMPTY }]);
+  }
+
+  // ---------------------------------------------------------------- ticks
+
+  tick(): void {
+    if (this.role === 'leader') this.tickHeartbeat();
+    else this.tickElection();
+  }
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.hup('election-timeout');
+    }
+  }
+
+  private tickHeartbeat(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.electionTimeout()) {
+      this.electionElapsed = 0;
+      if (this.cfg.checkQuorum && !this.quorumActive()) {
+        this.becomeFollower(this.term, NONE);
+        return;
+      }
+      if (this.leadTransferee !== NONE) this.leadTransferee = NONE; // transfer took too long: abort
+    }
+    for (const pr of this.progress.values()) if (pr.state === 'snapshot') pr.snapshotTicks++;
+    if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
+      this.heartbeatElapsed = 0;
+      this.bcastHeartbeat(this.readOnly.pendingContext());
+    }
+  }
+
+  /** CheckQuorum: did a majority talk to us since the last check? Resets the marks. */
+  private quorumActive(): boolean {
+    const active = new Map<NodeId, boolean>();
+    for (const id of this.voters) {
+      const pr = this.progress.get(id);
+      if (id === this.id || pr?.recentActive) active.set(id, true);
+    }
+    for (const [id, pr] of this.progress) if (id !== this.id) pr.recentActive = false;
+    return majorityVoteResult(this.voters, active) === 'won';
+  }
+
+  // ---------------------------------------------------------------- elections
+
+  /** Start an election (pre-vote first when enabled, unless a transfer asked for it). */
+  hup(reason: 'election-timeout' | 'campaign' | 'transfer'): void {
+    if (this.role === 'leader') return;
+    if (!this.promotable()) return;
+    if (reason === 'transfer') this.campaign('transfer');
+    else if (this.cfg.preVote) this.campaign('pre-election');
+    else this.campaign('election');
+  }
+
+  private campaign(kind: CampaignKind): void {
+    let voteType: 'vote' | 'pre-vote';
+    let term: number;
+    if (kind === 'pre-election') {
+      this.becomePreCandidate();
+      voteType = 'pre-vote';
+      term = this.term + 1; // the term we would campaign in; ours does not change
+    } else {
+      this.becomeCandidate();
+      voteType = 'vote';
+      term = this.term;
+    }
+    if (this.poll(this.id, true) === 'won') {
+      // Single voter: won at once.
+      if (kind === 'pre-election') this.campaign('election');
+      else this.becomeLeader();
+      return;
+    }
+    const index = this.log.lastIndex();
+    const logTerm = this.log.lastTerm();
+    for (const id of this.voters) {
+      if (id === this.id) continue;
+      this.send({ type: voteType, from: this.id, to: id, term, index, logTerm, transfer: kind === 'transfer' });
+    }
+  }
+
+  private poll(id: NodeId, granted: boolean): VoteResult {
+    if (!this.votes.has(id)) this.votes.set(id, granted);
+    return majorityVoteResult(this.voters, this.votes);
+  }
+
+  // ---------------------------------------------------------------- step
+
+  step(m: Message): void {
+    if (m.to !== this.id || m.from === this.id) return;
+    if (m.term > this.term) {
+      if (m.type === 'vote' || m.type === 'pre-vote') {
+        const inLease =
+          (this.cfg.checkQuorum || this.cfg.preVote) &&
+          this.lead !== NONE &&
+          this.electionElapsed < this.electionTimeout();
+        if (inLease && !m.transfer) return; // leader stickiness: we have a live leader
+      }
+      if (m.type === 'pre-vote') {
+        // Never change our term in response to a pre-vote.
+      } else if (m.type === 'pre-vote-resp' && !m.reject) {
+        // A granted pre-vote carries the term we would campaign in; the poll decides.
+      } else if (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap') {
+        this.becomeFollower(m.term, m.from);
+      } else {
+        this.becomeFollower(m.term, NONE);
+      }
+    } else if (m.term < this.term) {
+      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'heartbeat' || m.type === 'app')) {
+        // A stale leader (or a node back from a partition): tell it our term so it
+        // steps down; otherwise it could keep its followers from electing anyone.
+        this.send({ type: 'app-resp', from: this.id, to: m.from, term: this.term, index: 0, reject: false, rejectHint: 0, logTerm: 0 });
+      } else if (m.type === 'pre-vote') {
+        // Reject with our term so a node stuck pre-voting at a stale term catches up.
+        this.send({ type: 'pre-vote-resp', from: this.id, to: m.from, term: this.term, reject: true });
+      }
+      return;
+    }
+
+    if (m.type === 'vote' || m.type === 'pre-vote') {
+      this.handleVote(m);
+      return;
+    }
+    switch (this.role) {
+      case 'leader':
+        this.stepLeader(m);
+        return;
+      case 'candidate':
+      case 'pre-candidate':
+        this.stepCandidate(m);
+        return;
+      case 'follower':
+        this.stepFollower(m);
+        return;
+    }
+  }
+
+  private handleVote(m: MsgVote): void {
+    const respType = m.type === 'vote' ? 'vote-resp' : 'pre-vote-resp';
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === NONE && this.lead === NONE) ||
+      (m.type === 'pre-vote' && m.term > this.term);
+    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+      // The granted answer carries the candidate's term. A real vote is recorded
+      // now; the hard state with it leaves in the same Ready as this answer.
+      this.send({ type: respType, from: this.id, to: m.from, term: m.term, reject: false });
+      if (m.type === 'vote') {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send({ type: respType, from: this.id, to: m.from, term: this.term, reject: true });
+    }
+  }
+
+  private stepLeader(m: Message): void {
+    switch (m.type) {
+      case 'app-resp':
+        this.handleAppendResponse(m);
+        return;
+      case 'heartbeat-resp':
+        this.handleHeartbeatResponse(m);
+        return;
+      case 'read-index':
+        if (!this.progress.has(m.from)) return;
+        this.handleReadRequest({ context: m.context, from: m.from });
+        return;
+      case 'vote':
+      case 'pre-vote':
+      case 'vote-resp':
+      case 'pre-vote-resp':
+      case 'app':
+      case 'heartbeat':
+      case 'snap':
+      case 'read-index-resp':
+      case 'timeout-now':
+        return; // nothing for a leader to do (an 'app' at our own term cannot come from another leader)
+    }
+  }
+
+  private stepCandidate(m: Message): void {
+    const myRespType = this.role === 'pre-candidate' ? 'pre-vote-resp' : 'vote-resp';
+    switch (m.type) {
+      case 'app':
+        this.becomeFollower(m.term, m.from);
+        this.handleAppend(m);
+        return;
+      case 'heartbeat':
+        this.becomeFollower(m.term, m.from);
+        this.handleHeartbeat(m);
+        return;
+      case 'snap':
+        this.becomeFollower(m.term, m.from);
+        this.handleSnapshot(m);
+        return;
+      case 'vote-resp':
+      case 'pre-vote-resp': {
+        if (m.type !== myRespType) return;
+        const result = this.poll(m.from, !m.reject);
+        if (result === 'won') {
+          if (this.role === 'pre-candidate') this.campaign('election');
+          else {
+            this.becomeLeader();
+            this.needBroadcast = true;
+          }
+        } else if (result === 'lost') {
+          this.becomeFollower(this.term, NONE);
+        }
+        return;
+      }
+      case 'vote':
+      case 'pre-vote':
+      case 'app-resp':
+      case 'heartbeat-resp':
+      case 'read-index':
+      case 'read-index-resp':
+      case 'timeout-now':
+        return;
+    }
+  }
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case 'app':
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleAppend(m);
+        return;
+      case 'heartbeat':
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleHeartbeat(m);
+        return;
+      case 'snap':
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleSnapshot(m);
+        return;
+      case 'timeout-now':
+        this.hup('transfer');
+        return;
+      case 'read-index-resp':
+        this.confirmedReads.push({ index: m.index, context: m.context });
+        return;
+      case 'read-index': // no forwarding between followers
+      case 'vote':
+      case 'pre-vote':
+      case 'vote-resp':
+      case 'pre-vote-resp':
+      case 'app-resp':
+      case 'heartbeat-resp':
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------- follower side of replication
+
+  private handleAppend(m: MsgApp): void {
+    if (m.index < this.log.committed) {
+      this.sendAppResp(m.from, this.log.committed);
+      return;
+    }
+    const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
+    if (lastNew !== null) {
+      this.sendAppResp(m.from, lastNew);
+      return;
+    }
+    // Reject with a hint: the last index at which our log could match, given the
+    // leader's term at m.index (fast backtracking).
+    const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
+    this.send({
+      type: 'app-resp',
+      from: this.id,
+      to: m.from,
+      term: this.term,
+      index: m.index,
+      reject: true,
+      rejectHint: hint.index,
+      logTerm: hint.term,
+    });
+  }
+
+  private sendAppResp(to: NodeId, index: number): void {
+    this.send({ type: 'app-resp', from: this.id, to, term: this.term, index, reject: false, rejectHint: 0, logTerm: 0 });
+  }
+
+  private handleHeartbeat(m: MsgHeartbeat): void {
+    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    this.send({ type: 'heartbeat-resp', from: this.id, to: m.from, term: this.term, context: m.context });
+  }
+
+  private handleSnapshot(m: MsgSnap): void {
+    const s = m.snapshot;
+    if (this.restore(s)) this.sendAppResp(m.from, this.log.lastIndex());
+    else this.sendAppResp(m.from, this.log.committed);
+  }
+
+  /** Installs a snapshot unless our log already has it (then only fast-forward commit). */
+  private restore(s: Snapshot): boolean {
+    const { index, term } = s.metadata;
+    if (index <= this.log.committed) return false;
+    if (this.role !== 'follower') return false;
+    if (this.log.matchTerm(index, term)) {
+      this.log.commitTo(index);
+      return false;
+    }
+    this.log.restore(s);
+    this.applyConf(s.metadata.conf);
+    return true;
+  }
+
+  // ---------------------------------------------------------------- leader side of replication
+
+  private handleAppendResponse(m: MsgAppResp): void {
+    const pr = this.progress.get(m.from);
+    if (!pr) return;
+    pr.recentActive = true;
+    if (m.reject) {
+      let nextProbe = m.rejectHint;
+      if (m.logTerm > 0) nextProbe = this.log.findConflictByTerm(m.rejectHint, m.logTerm).index;
+      if (pr.maybeDecrTo(m.index, nextProbe)) {
+        if (pr.state === 'replicate') pr.becomeProbe();
+        this.sendAppendLoop(m.from);
+      }
+      return;
+    }
+    const wasPaused = pr.isPaused();
+    if (!pr.maybeUpdate(m.index)) {
+      if (wasPaused && !pr.isPaused()) this.sendAppendLoop(m.from);
+      return;
+    }
+    switch (pr.state) {
+      case 'probe':
+        pr.becomeReplicate();
+        break;
+      case 'snapshot':
+        if (pr.match >= pr.pendingSnapshot) {
+          pr.becomeProbe();
+          pr.becomeReplicate();
+        }
+        break;
+      case 'replicate':
+        pr.inflights.freeLE(m.index);
+        break;
+    }
+    if (this.maybeCommit()) this.afterCommit();
+    this.sendAppendLoop(m.from, false);
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
+  }
+
+  private handleHeartbeatResponse(m: MsgHeartbeatResp): void {
+    const pr = this.progress.get(m.from);
+    if (!pr) return;
+    pr.recentActive = true;
+    pr.probeSent = false;
+    // A snapshot unanswered for an election timeout may be lost: probe again (which resends it if still needed).
+    if (pr.state === 'snapshot' && pr.snapshotTicks >= this.electionTimeout()) pr.becomeProbe();
+    // A full window may hold lost appends: let one more through; a gap makes the
+    // follower reject it, and the leader falls back to probing.
+    if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
+    if (pr.match < this.log.lastIndex()) this.sendAppendLoop(m.from);
+    if (m.context !== '') {
+      const round = this.readOnly.recvAck(m.from, m.context, this.voters);
+      if (round) this.finishReadRound(round.requests, round.index);
+    }
+  }
+
+  /** Leader: advance commit to what a majority of voters (by persisted match) holds, if of this term. */
+  private maybeCommit(): boolean {
+    const mci = majorityCommittedIndex(this.voters, this.matchOf, this.commitScratch);
+    return this.log.maybeCommit(mci, this.term);
+  }
+
+  private afterCommit(): void {
+    this.needBroadcast = true; // tell followers the new commit index
+    if (this.pendingReadRequests.length > 0 && this.committedCurrentTerm()) {
+      const reqs = this.pendingReadRequests;
+      this.pendingReadRequests = [];
+      for (const r of reqs) this.handleReadRequest(r);
+    }
+  }
+
+  private committedCurrentTerm(): boolean {
+    return this.log.zeroTermOnError(this.log.committed) === this.term;
+  }
+
+  /** Sends appends to `to` while it is not paused and there is something to send (pipelining). */
+  private sendAppendLoop(to: NodeId, sendIfEmpty = true): void {
+    let first = sendIfEmpty;
+    while (this.maybeSendAppend(to, first)) first = false;
+  }
+
+  private maybeSendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    if (to === this.id) return false;
+    const pr = this.progress.get(to);
+    if (!pr || pr.isPaused()) return false;
+    const prevIndex = pr.next - 1;
+    let maxBytes = this.cfg.maxSizePerMsg;
+    if (pr.state === 'replicate' && this.cfg.maxInflightBytes > 0) {
+      // Keep the bytes in flight within the window (at least one entry always goes).
+      maxBytes = Math.min(maxBytes, Math.max(0, this.cfg.maxInflightBytes - pr.inflights.totalBytes));
+    }
+    let prevTerm: number;
+    let ents: Entry[];
+    try {
+      prevTerm = this.log.term(prevIndex);
+      ents = this.log.entriesFrom(pr.next, maxBytes === 0 ? 1 : maxBytes);
+    } catch (err) {
+      if (err instanceof CompactedError) return this.sendSnapshot(to, pr);
+      throw err;
+    }
+    if (ents.length === 0 && !sendIfEmpty) return false;
+    const last = ents[ents.length - 1];
+    this.send({
+      type: 'app',
+      from: this.id,
+      to,
+      term: this.term,
+      index: prevIndex,
+      logTerm: prevTerm,
+      entries: ents,
+      commit: this.log.committed,
+    });
+    pr.sentEntries(last ? last.index : prevIndex, ents.length, entriesBytes(ents));
+    return true;
+  }
+
+  private sendSnapshot(to: NodeId, pr: Progress): boolean {
+    if (!pr.recentActive) return false;
+    const snapshot = this.log.snapshot();
+    if (snapshot.metadata.index === 0) throw new Error('raft: need a snapshot but storage has none');
+    this.send({ type: 'snap', from: this.id, to, term: this.term, snapshot });
+    pr.becomeSnapshot(snapshot.metadata.index);
+    return true;
+  }
+
+  /** Sends pending appends (and the commit index) to every follower. */
+  bcastAppend(): void {
+    for (const id of this.progress.keys()) {
+      if (id !== this.id) this.sendAppendLoop(id);
+    }
+  }
+
+  private bcastHeartbeat(context: string): void {
+    for (const [id, pr] of this.progress) {
+      if (id === this.id) continue;
+      // Never tell a follower to commit beyond what it is known to hold.
+      const commit = Math.min(pr.match, this.log.committed);
+      this.send({ type: 'heartbeat', from: this.id, to: id, term: this.term, commit, context });
+    }
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.send({ type: 'timeout-now', from: this.id, to, term: this.term });
+  }
+
+  /** Builds the broadcast deferred by proposals and commits (called when a Ready is built). */
+  flush(): void {
+    if (!this.needBroadcast) return;
+    this.needBroadcast = false;
+    if (this.role === 'leader') this.bcastAppend();
+  }
+
+  /** The driver persisted everything up to the last Ready (called from advance()). */
+  onPersisted(): void {
+    if (this.role !== 'leader') return;
+    const self = this.progress.get(this.id);
+    if (!self) return;
+    if (self.maybeUpdate(this.log.persistedLastIndex()) && this.maybeCommit()) this.afterCommit();
+  }
+
+  // ---------------------------------------------------------------- local requests
+
+  propose(data: Uint8Array): ProposeResult {
+    if (this.role !== 'leader') return { ok: false, reason: 'NOT_LEADER', leader: this.lead };
+    if (this.leadTransferee !== NONE) return { ok: false, reason: 'DROPPED', leader: this.lead };
+    if (!this.progress.has(this.id)) return { ok: false, reason: 'DROPPED', leader: this.lead };
+    const size = data.byteLength;
+    const cap = this.cfg.maxUncommittedBytes;
+    if (cap > 0 && this.uncommittedSize > 0 && size > 0 && this.uncommittedSize + size > cap) {
+      return { ok: false, reason: 'OVERLOADED', leader: this.lead };
+    }
+    const e = this.appendEntries([{ term: this.term, index: 0, type: 'normal', data }]);
+    this.uncommittedSize += size;
+    this.needBroadcast = true;
+    return { ok: true, index: e, term: this.term };
+  }
+
+  /** Leader: appends entries (terms and indexes assigned here). Returns the last index. */
+  private appendEntries(ents: Entry[]): number {
+    let li = this.log.lastIndex();
+    const stamped = ents.map((e) => ({ term: this.term, index: ++li, type: e.type, data: e.data }));
+    const last = this.log.append(stamped);
+    const self = this.progress.get(this.id);
+    if (self) self.next = last + 1; // match moves when persisted
+    this.needBroadcast = true;
+    return last;
+  }
+
+  /** Leader: entries handed out for applying are committed; they no longer count against the cap. */
+  reduceUncommittedSize(ents: readonly Entry[]): void {
+    if (this.role !== 'leader') return;
+    const s = entriesBytes(ents);
+    this.uncommittedSize = s > this.uncommittedSize ? 0 : this.uncommittedSize - s;
+  }
+
+  readIndex(context: string): ReadIndexResult {
+    if (this.role === 'leader') {
+      this.handleReadRequest({ context, from: this.id });
+      return { ok: true };
+    }
+    if (this.lead === NONE) return { ok: false, reason: 'NO_LEADER', leader: NONE };
+    this.send({ type: 'read-index', from: this.id, to: this.lead, term: this.term, context });
+    return { ok: true };
+  }
+
+  private handleReadRequest(req: ReadRequest): void {
+    if (!this.committedCurrentTerm()) {
+      // Our commit index may lag what earlier leaders committed: wait for our no-op.
+      this.pendingReadRequests.push(req);
+      return;
+    }
+    if (this.voters.length === 1 && this.voters[0] === this.id) {
+      this.answerRead(req, this.log.committed);
+      return;
+    }
+    const round = this.readOnly.add(req, this.log.committed, this.id);
+    if (round) this.bcastHeartbeat(round.context);
+  }
+
+  private finishReadRound(requests: readonly ReadRequest[], index: number): void {
+    for (const r of requests) this.answerRead(r, index);
+    const next = this.readOnly.startNext(this.log.committed, this.id);
+    if (next) this.bcastHeartbeat(next.context);
+  }
+
+  private answerRead(req: ReadRequest, index: number): void {
+    if (req.from === this.id) this.confirmedReads.push({ index, context: req.context });
+    else this.send({ type: 'read-index-resp', from: this.id, to: req.from, term: this.term, context: req.context, index });
+  }
+
+  /** Takes the confirmed reads whose index is ≤ `applied`. */
+  takeReadStates(applied: number): ReadState[] {
+    if (this.confirmedReads.length === 0) return [];
+    const out: ReadState[] = [];
+    const keep: ReadState[] = [];
+    for (const rs of this.confirmedReads) (rs.index <= applied ? out : keep).push(rs);
+    this.confirmedReads = keep;
+    return out;
+  }
+
+  hasReadStates(applied: number): boolean {
+    for (const rs of this.confirmedReads) if (rs.index <= applied) return true;
+    return false;
+  }
+
+  transferLeadership(to: NodeId): void {
+    if (this.role !== 'leader') return;
+    const pr = this.progress.get(to);
+    if (!pr || pr.isLearner) return;
+    if (this.leadTransferee !== NONE) {
+      if (this.leadTransferee === to) return;
+      this.leadTransferee = NONE;
+    }
+    if (to === this.id) return;
+    this.leadTransferee = to;
+    this.electionElapsed = 0; // the transfer must finish within an election timeout
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
+    else this.sendAppendLoop(to);
+  }
+
+  progressStatus(): Map<NodeId, ProgressStatus> {
+    const out = new Map<NodeId, ProgressStatus>();
+    for (const [id, pr] of this.progress) {
+      out.set(id, {
+        match: pr.match,
+        next: pr.next,
+        state: pr.state,
+        inflightMsgs: pr.inflights.length,
+        inflightBytes: pr.inflights.totalBytes,
+        recentActive: pr.recentActive,
+      });
+    }
+    return out;
+  }
+
+  pendingReadCount(): number {
+    return this.readOnly.pendingCount() + this.pendingReadRequests.length;
+  }
+
+  private send(m: Message): void {
+    this.msgs.push(m);
+  }
+}

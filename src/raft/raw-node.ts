@@ -1,0 +1,146 @@
+/**
+ * RawNode: the synchronous driver API around `Raft` (etcd's rawnode.go).
+ * The driver loops: `if (hasReady()) { rd = ready(); persist rd.hardState,
+ * rd.entries, rd.snapshot; send rd.messages; apply rd.committedEntries; serve
+ * rd.readStates; advance(); }`. Exactly one Ready may be outstanding.
+ */
+import { Raft } from './raft.js';
+import type {
+  HardState,
+  NodeId,
+  ProposeResult,
+  RaftConfig,
+  RaftNodeApi,
+  ReadIndexResult,
+  Ready,
+  Message,
+  SoftState,
+  Status,
+  Storage,
+} from './types.js';
+
+interface Outstanding {
+  readonly lastEntry: { readonly index: number; readonly term: number } | null;
+  readonly snapshotIndex: number;
+  readonly appliedTo: number;
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}
+
+export class RawNode implements RaftNodeApi {
+  readonly id: NodeId;
+  private readonly raft: Raft;
+  private prevSoft: SoftState;
+  private prevHard: HardState;
+  private outstanding: Outstanding | null = null;
+
+  constructor(config: RaftConfig, storage: Storage) {
+    this.raft = new Raft(config, storage);
+    this.id = this.raft.id;
+    this.prevSoft = this.raft.softState();
+    this.prevHard = storage.initialState().hardState;
+  }
+
+  tick(): void {
+    this.raft.tick();
+  }
+
+  step(m: Message): void {
+    this.raft.step(m);
+  }
+
+  campaign(): void {
+    this.raft.hup('campaign');
+  }
+
+  propose(data: Uint8Array): ProposeResult {
+    return this.raft.propose(data);
+  }
+
+  readIndex(context: string): ReadIndexResult {
+    return this.raft.readIndex(context);
+  }
+
+  transferLeadership(to: NodeId): void {
+    this.raft.transferLeadership(to);
+  }
+
+  hasReady(): boolean {
+    const r = this.raft;
+    if (r.needBroadcast && r.role === 'leader') return true;
+    if (r.msgs.length > 0) return true;
+    if (r.lead !== this.prevSoft.leader || r.role !== this.prevSoft.role) return true;
+    const hs = this.prevHard;
+    if (r.term !== hs.term || r.vote !== hs.vote || r.log.committed !== hs.commit) return true;
+    if (r.log.unstableEntries().length > 0 || r.log.unstableSnapshot() !== null) return true;
+    if (r.log.hasNextCommittedEntries()) return true;
+    return r.hasReadStates(r.log.applying);
+  }
+
+  ready(): Ready {
+    if (this.outstanding) throw new Error('raft: ready() called again before advance()');
+    const r = this.raft;
+    r.flush();
+    const ss = r.softState();
+    const softState = ss.leader !== this.prevSoft.leader || ss.role !== this.prevSoft.role ? ss : null;
+    const hs = r.hardState();
+    const hardState = sameHardState(hs, this.prevHard) ? null : hs;
+    const entries = r.log.unstableEntries().slice();
+    const snapshot = r.log.unstableSnapshot();
+    const committedEntries = r.log.nextCommittedEntries(Number.POSITIVE_INFINITY);
+    let appliedTo = r.log.applying;
+    if (snapshot) appliedTo = Math.max(appliedTo, snapshot.metadata.index);
+    const lastCommitted = committedEntries[committedEntries.length - 1];
+    if (lastCommitted) appliedTo = Math.max(appliedTo, lastCommitted.index);
+    const readStates = r.takeReadStates(appliedTo);
+    const messages = r.msgs;
+    r.msgs = [];
+    const mustSync =
+      entries.length > 0 ||
+      snapshot !== null ||
+      (hardState !== null && (hardState.term !== this.prevHard.term || hardState.vote !== this.prevHard.vote));
+
+    const lastEntry = entries[entries.length - 1];
+    this.outstanding = {
+      lastEntry: lastEntry ? { index: lastEntry.index, term: lastEntry.term } : null,
+      snapshotIndex: snapshot ? snapshot.metadata.index : 0,
+      appliedTo,
+    };
+    r.log.acceptApplying(appliedTo);
+    r.reduceUncommittedSize(committedEntries);
+    this.prevSoft = ss;
+    if (hardState) this.prevHard = hardState;
+    return { softState, hardState, entries, snapshot, messages, committedEntries, readStates, mustSync };
+  }
+
+  advance(): void {
+    const o = this.outstanding;
+    if (!o) return;
+    this.outstanding = null;
+    const log = this.raft.log;
+    if (o.snapshotIndex > 0) log.stableSnapTo(o.snapshotIndex);
+    if (o.lastEntry) log.stableTo(o.lastEntry.index, o.lastEntry.term);
+    log.appliedTo(o.appliedTo);
+    this.raft.onPersisted();
+  }
+
+  status(): Status {
+    const r = this.raft;
+    return {
+      id: r.id,
+      role: r.role,
+      term: r.term,
+      vote: r.vote,
+      leader: r.lead,
+      commit: r.log.committed,
+      applied: r.log.applied,
+      lastIndex: r.log.lastIndex(),
+      progress: r.role === 'leader' ? r.progressStatus() : undefined,
+      leadTransferee: r.leadTransferee,
+      pendingReads: r.pendingReadCount(),
+      uncommittedBytes: r.uncommittedSize,
+    };
+  }
+}

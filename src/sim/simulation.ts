@@ -1,0 +1,585 @@
+/**
+ * One seeded simulation run: N Raft cores on a simulated network, a client
+ * workload and a fault schedule, all driven by one SeededRng and a tick clock.
+ * Invariants are checked as the nodes persist and apply; liveness is checked
+ * after every heal; the client history goes through the linearizability
+ * checker at the end. The run is a pure function of its options.
+ */
+import type { HistoryEvent, Verdict } from '../../jepsen-lite/history.js';
+import { checkHistory } from '../../jepsen-lite/checker/index.js';
+import type {
+  ConfState,
+  Entry,
+  HardState,
+  Message,
+  NodeId,
+  ProposeResult,
+  ReadIndexResult,
+  ReadState,
+  Snapshot,
+  SoftState,
+} from '../raft/types.js';
+import { NONE } from '../raft/types.js';
+import { SeededRng } from '../util/rng.js';
+import { type ClientCluster, type ClientOptions, ClientWorkload } from './clients.js';
+import { realCore } from './core.js';
+import { describeFault, type FaultEvent, type FaultTarget, type PartitionShape, randomSchedule } from './faults.js';
+import { InvariantChecker, SimViolation } from './invariants.js';
+import { type ApplyOutcome, encodeCommand } from './kv.js';
+import { HEALTHY_LINKS, SimNetwork } from './network.js';
+import { type CompactionPolicy, type NodeObserver, type RaftCoreFactory, type RaftTuning, SimNode } from './sim-node.js';
+import { Trace } from './trace.js';
+
+/** Deliberate bugs, for tests that prove the harness catches them. */
+export interface SimMutations {
+  readonly staleReads?: boolean;
+  readonly earlyAck?: boolean;
+  /** A restarted node forgets whom it voted for. */
+  readonly forgetVote?: boolean;
+}
+
+export interface SimOptions {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly steps: number;
+  /** The fault schedule; by default a random one derived from the seed. */
+  readonly schedule?: readonly FaultEvent[];
+  readonly factory?: RaftCoreFactory;
+  /** Overrides of the Raft knobs otherwise drawn from the seed. */
+  readonly tuning?: Partial<RaftTuning>;
+  readonly mutations?: SimMutations;
+  readonly clients?: Partial<ClientOptions>;
+  /** Check the client history for linearizability at the end (default true). */
+  readonly checkLinearizability?: boolean;
+  /** Budget for the checker, per run. */
+  readonly checkerTimeoutMs?: number;
+  /** Check that a heal leads to a commit within LIVENESS_BOUND ticks (default true). */
+  readonly checkLiveness?: boolean;
+  /** Lines of trace kept for a report. */
+  readonly traceSize?: number;
+}
+
+export interface SimViolationReport {
+  readonly invariant: string;
+  readonly detail: string;
+  readonly tick: number;
+}
+
+export interface SimStats {
+  ticks: number;
+  messages: number;
+  elections: number;
+  crashes: number;
+  snapshotsInstalled: number;
+  committed: number;
+  livenessChecks: number;
+  maxRecoveryTicks: number;
+  ops: { ok: number; fail: number; info: number };
+  verdict: Verdict | 'skipped';
+  checkerMs: number;
+}
+
+export interface SimResult {
+  readonly seed: number;
+  readonly violation: SimViolationReport | null;
+  readonly trace: readonly string[];
+  readonly history: readonly HistoryEvent[];
+  readonly stats: SimStats;
+  readonly tuning: RaftTuning;
+  readonly schedule: readonly FaultEvent[];
+  /** Each node's status at the end (JSON), for reports. */
+  readonly finalStatus: readonly string[];
+}
+
+export const ELECTION_TICK = 10;
+/** Ticks after a heal within which a leader must commit a new proposal. */
+export const LIVENESS_BOUND = 10 * ELECTION_TICK + 50;
+/** Calm window after a heal (the liveness bound plus slack). */
+export const CALM_TICKS = LIVENESS_BOUND + 30;
+
+const DEFAULT_CLIENTS: ClientOptions = {
+  clients: 6,
+  keys: ['a', 'b', 'c', 'd'],
+  opTimeout: 6 * ELECTION_TICK,
+  thinkMax: 12,
+  readFraction: 0.5,
+  casFraction: 0.2,
+};
+
+function pick<T>(rng: SeededRng, xs: readonly T[]): T {
+  return xs[rng.int(xs.length)]!;
+}
+
+/** Raft knobs drawn from the seed so that runs cover several configurations. */
+export function tuningForSeed(rng: SeededRng): RaftTuning {
+  return {
+    electionTick: ELECTION_TICK,
+    heartbeatTick: 1 + rng.int(2),
+    preVote: rng.int(4) !== 0,
+    checkQuorum: rng.int(4) !== 0,
+    maxSizePerMsg: pick(rng, [64, 1024, 1 << 20]),
+    maxInflightMsgs: pick(rng, [1, 4, 256]),
+    maxInflightBytes: pick(rng, [0, 0, 512]),
+    maxUncommittedBytes: pick(rng, [0, 0, 4096]),
+  };
+}
+
+interface Probe {
+  readonly node: NodeId;
+  readonly incarnation: number;
+  readonly index: number;
+  readonly term: number;
+}
+
+class Simulation implements NodeObserver, ClientCluster {
+  readonly rng: SeededRng;
+  readonly nodes: SimNode[] = [];
+  readonly nodeIds: NodeId[] = [];
+  readonly network: SimNetwork;
+  readonly invariants = new InvariantChecker();
+  readonly clients: ClientWorkload;
+  readonly trace: Trace;
+  readonly tuning: RaftTuning;
+  readonly schedule: readonly FaultEvent[];
+  now = 0;
+  /** Liveness: the tick of the last heal still waiting for a commit, or null. */
+  private healedAt: number | null = null;
+  private probe: Probe | null = null;
+  private probeId = -1;
+  /** Highest committed index when each read was requested (reads must not go back past it). */
+  private readonly readFloor = new Map<string, number>();
+  private readonly sortedSchedule: readonly FaultEvent[];
+  private nextFault = 0;
+  readonly stats: SimStats = {
+    ticks: 0, messages: 0, elections: 0, crashes: 0, snapshotsInstalled: 0, committed: 0,
+    livenessChecks: 0, maxRecoveryTicks: 0, ops: { ok: 0, fail: 0, info: 0 }, verdict: 'skipped', checkerMs: 0,
+  };
+
+  constructor(readonly options: SimOptions) {
+    this.rng = new SeededRng(options.seed);
+    this.tuning = { ...tuningForSeed(this.rng), ...options.tuning };
+    const compaction: CompactionPolicy = pick(this.rng, [
+      { threshold: 0, keep: 0 },
+      { threshold: 20, keep: 0 },
+      { threshold: 50, keep: 5 },
+      { threshold: 200, keep: 20 },
+    ]);
+    this.schedule =
+      options.schedule ??
+      randomSchedule(this.rng.fork(), { steps: options.steps, nodes: options.nodes, calm: CALM_TICKS, maxChaos: 1500 });
+    this.sortedSchedule = [...this.schedule].sort((a, b) => a.at - b.at);
+    this.network = new SimNetwork(this.rng.fork(), options.nodes);
+    this.trace = new Trace(options.traceSize ?? 40);
+    for (let i = 1; i <= options.nodes; i++) this.nodeIds.push(i);
+    const conf: ConfState = { voters: this.nodeIds, learners: [] };
+    const factory = options.factory ?? realCore;
+    const nodeRng = this.rng.fork();
+    for (const id of this.nodeIds) {
+      const node = new SimNode(id, factory, this.tuning, nodeRng, conf, compaction, this);
+      node.forgetVoteOnRestart = options.mutations?.forgetVote === true;
+      this.nodes.push(node);
+    }
+    this.clients = new ClientWorkload(this.rng.fork(), { ...DEFAULT_CLIENTS, ...options.clients }, options.mutations ?? {});
+  }
+
+  node(id: NodeId): SimNode {
+    return this.nodes[id - 1]!;
+  }
+
+  // ------------------------------------------------------------ observer
+
+  onSoftState(node: SimNode, ss: SoftState): void {
+    this.trace.text(this.now, `n${node.id} ${ss.role} (leader n${ss.leader})`);
+    if (ss.role === 'leader') this.stats.elections++;
+  }
+
+  onPersisted(node: SimNode, hs: HardState | null, entries: readonly Entry[], snap: Snapshot | null): void {
+    if (snap !== null) {
+      this.stats.snapshotsInstalled++;
+      this.trace.text(this.now, `n${node.id} installs snapshot ${snap.metadata.index}/${snap.metadata.term}`);
+    }
+    this.invariants.onPersisted(node, hs, entries, snap);
+  }
+
+  send(node: SimNode, m: Message): void {
+    this.invariants.onSend(node, m);
+    this.network.send(m, this.now);
+  }
+
+  onApplied(node: SimNode, e: Entry, outcome: ApplyOutcome | null, prevApplied: number): void {
+    this.invariants.onApplied(node, e, prevApplied);
+    this.clients.onApplied(node, e, outcome);
+    const p = this.probe;
+    if (p !== null && p.node === node.id && p.index === e.index && p.incarnation === node.incarnation) {
+      this.probe = null;
+      if (e.term === p.term && this.healedAt !== null) {
+        this.stats.maxRecoveryTicks = Math.max(this.stats.maxRecoveryTicks, this.now - this.healedAt);
+        this.stats.livenessChecks++;
+        this.healedAt = null;
+      }
+    }
+  }
+
+  onSnapshotRestored(node: SimNode, snap: Snapshot, prevApplied: number): void {
+    this.invariants.onSnapshotRestored(node, snap, prevApplied);
+    this.clients.onSnapshotRestored(node, snap);
+    if (this.probe?.node === node.id && this.probe.index <= snap.metadata.index) this.probe = null;
+  }
+
+  onReadState(node: SimNode, rs: ReadState): void {
+    if (rs.index > node.applied) {
+      throw new SimViolation('read-state-applied', `n${node.id} released read ${rs.context} at index ${rs.index} with applied ${node.applied}`);
+    }
+    const floor = this.readFloor.get(rs.context);
+    if (floor !== undefined) {
+      this.readFloor.delete(rs.context);
+      if (rs.index < floor) {
+        throw new SimViolation('read-index-stale', `n${node.id} read ${rs.context} got index ${rs.index}, but ${floor} was committed before it was requested`);
+      }
+    }
+    this.clients.onReadState(node, rs);
+  }
+
+  // ------------------------------------------------------------ client cluster
+
+  propose(id: NodeId, data: Uint8Array): ProposeResult | null {
+    const node = this.running(id);
+    const raft = node?.raft;
+    if (node === null || raft == null) return null;
+    const res = raft.propose(data);
+    this.trace.text(this.now, `n${id} propose -> ${res.ok ? `${res.index}/${res.term}` : res.reason}`);
+    this.drive(node);
+    return res;
+  }
+
+  readIndex(id: NodeId, context: string): ReadIndexResult | null {
+    const node = this.running(id);
+    const raft = node?.raft;
+    if (node === null || raft == null) return null;
+    this.readFloor.set(context, this.invariants.highestCommitted);
+    const res = raft.readIndex(context);
+    this.trace.text(this.now, `n${id} readIndex ${context} -> ${res.ok ? 'ok' : res.reason}`);
+    this.drive(node);
+    return res;
+  }
+
+  // ------------------------------------------------------------ faults
+
+  private leaderNode(): SimNode | null {
+    let best: SimNode | null = null;
+    let bestTerm = -1;
+    for (const n of this.nodes) {
+      if (n.raft === null || n.role !== 'leader') continue;
+      const t = n.disk.initialState().hardState.term;
+      if (t > bestTerm) {
+        best = n;
+        bestTerm = t;
+      }
+    }
+    return best;
+  }
+
+  private resolve(t: FaultTarget): NodeId {
+    if (t === 'random') return pick(this.rng, this.nodeIds);
+    if (t === 'leader') return this.leaderNode()?.id ?? pick(this.rng, this.nodeIds);
+    return Math.min(Math.max(1, t), this.options.nodes);
+  }
+
+  private shuffledIds(): NodeId[] {
+    const ids = [...this.nodeIds];
+    for (let i = ids.length - 1; i > 0; i--) {
+      const j = this.rng.int(i + 1);
+      [ids[i], ids[j]] = [ids[j]!, ids[i]!];
+    }
+    return ids;
+  }
+
+  private cut(sideA: readonly NodeId[], sideB: readonly NodeId[]): void {
+    for (const a of sideA) {
+      for (const b of sideB) {
+        this.network.setBlocked(a, b, true);
+        this.network.setBlocked(b, a, true);
+      }
+    }
+  }
+
+  private partition(shape: PartitionShape): string {
+    const net = this.network;
+    net.clearPartitions();
+    const n = this.options.nodes;
+    switch (shape.kind) {
+      case 'halves': {
+        const ids = this.shuffledIds();
+        const k = 1 + this.rng.int(n - 1);
+        this.cut(ids.slice(0, k), ids.slice(k));
+        return `${ids.slice(0, k).join(',')} | ${ids.slice(k).join(',')}`;
+      }
+      case 'minority': {
+        const ids = this.shuffledIds();
+        const k = 1 + this.rng.int(Math.floor((n - 1) / 2));
+        this.cut(ids.slice(0, k), ids.slice(k));
+        return `${ids.slice(0, k).join(',')} | ${ids.slice(k).join(',')}`;
+      }
+      case 'isolate-leader': {
+        const l = this.resolve('leader');
+        this.cut([l], this.nodeIds.filter((x) => x !== l));
+        return `${l} | rest`;
+      }
+      case 'bridge': {
+        const ids = this.shuffledIds();
+        const bridge = ids[0]!;
+        const rest = ids.slice(1);
+        const k = 1 + this.rng.int(rest.length - 1);
+        this.cut(rest.slice(0, k), rest.slice(k));
+        return `${rest.slice(0, k).join(',')} | ${rest.slice(k).join(',')} bridged by ${bridge}`;
+      }
+      case 'one-way': {
+        const from = this.resolve(shape.from);
+        let to = this.resolve(shape.to);
+        if (to === from) to = (from % n) + 1;
+        net.setBlocked(from, to, true);
+        return `${from} -/-> ${to}`;
+      }
+      case 'leader-mute': {
+        const l = this.resolve('leader');
+        for (const x of this.nodeIds) if (x !== l) net.setBlocked(l, x, true);
+        return `${l} muted`;
+      }
+    }
+  }
+
+  /** Runs a node's Ready loop; cleans up if it crashed in the middle of a Ready. */
+  private drive(node: SimNode): void {
+    node.drive();
+    if (node.crashedInReady) {
+      node.crashedInReady = false;
+      this.trace.text(this.now, `n${node.id} crashed inside a Ready`);
+      this.afterCrash(node);
+    }
+  }
+
+  private afterCrash(node: SimNode): void {
+    this.stats.crashes++;
+    this.clients.onCrash(node);
+    if (this.probe?.node === node.id) this.probe = null;
+  }
+
+  private crash(id: NodeId): void {
+    const node = this.node(id);
+    if (!node.alive) return;
+    node.crash();
+    this.afterCrash(node);
+  }
+
+  private resume(node: SimNode): void {
+    if (!node.paused) return;
+    node.paused = false;
+    const held = node.held.splice(0);
+    for (const m of held) {
+      if (node.raft === null) return;
+      this.trace.message(this.now, m);
+      node.raft.step(m);
+      this.drive(node);
+    }
+  }
+
+  /** A live, running node (not crashed, not paused), or null. */
+  private running(id: NodeId): SimNode | null {
+    const node = this.node(id);
+    return node.raft === null || node.paused ? null : node;
+  }
+
+  private restart(id: NodeId): void {
+    const node = this.node(id);
+    if (node.alive) return;
+    node.restart();
+    this.drive(node);
+  }
+
+  private applyFault(e: FaultEvent): void {
+    let what = describeFault(e);
+    if (e.kind !== 'heal') this.healedAt = null;
+    switch (e.kind) {
+      case 'partition':
+        what += `: ${this.partition(e.shape)}`;
+        break;
+      case 'crash': {
+        const id = this.resolve(e.target);
+        what += ` -> n${id}`;
+        this.crash(id);
+        break;
+      }
+      case 'restart': {
+        const down = this.nodes.filter((x) => !x.alive);
+        const target = e.target === 'random' ? (down.length > 0 ? pick(this.rng, down).id : NONE) : this.resolve(e.target);
+        if (target !== NONE) {
+          what += ` -> n${target}`;
+          this.restart(target);
+        }
+        break;
+      }
+      case 'links':
+        this.network.setFaults(e.faults);
+        break;
+      case 'transfer': {
+        const l = this.leaderNode();
+        if (l?.raft) {
+          const others = this.nodeIds.filter((x) => x !== l.id);
+          const to = pick(this.rng, others);
+          what += ` n${l.id} -> n${to}`;
+          l.raft.transferLeadership(to);
+          this.drive(l);
+        }
+        break;
+      }
+      case 'crash-mid-ready': {
+        const id = this.resolve(e.target);
+        what += ` -> n${id}`;
+        const node = this.node(id);
+        if (node.alive) node.crashPoint = e.point;
+        break;
+      }
+      case 'pause': {
+        const id = this.resolve(e.target);
+        what += ` -> n${id}`;
+        const node = this.node(id);
+        if (node.alive) node.paused = true;
+        break;
+      }
+      case 'resume': {
+        const paused = this.nodes.filter((x) => x.paused);
+        const node = e.target === 'random' ? (paused.length > 0 ? pick(this.rng, paused) : null) : this.node(this.resolve(e.target));
+        if (node !== null) {
+          what += ` -> n${node.id}`;
+          this.resume(node);
+        }
+        break;
+      }
+      case 'clock': {
+        const id = this.resolve(e.target);
+        what += ` -> n${id}`;
+        this.node(id).clockRate = e.rate;
+        break;
+      }
+      case 'campaign': {
+        const node = this.running(this.resolve(e.target));
+        if (node?.raft) {
+          what += ` -> n${node.id}`;
+          node.raft.campaign();
+          this.drive(node);
+        }
+        break;
+      }
+      case 'heal':
+        this.network.clearPartitions();
+        this.network.setFaults(HEALTHY_LINKS);
+        for (const n of this.nodes) {
+          n.crashPoint = null;
+          n.clockRate = 1;
+          this.resume(n);
+          if (!n.alive) this.restart(n.id);
+        }
+        if (this.healedAt === null) this.healedAt = this.now;
+        break;
+    }
+    this.trace.text(this.now, `FAULT ${what}`);
+  }
+
+  // ------------------------------------------------------------ main loop
+
+  private livenessStep(): void {
+    if (this.healedAt === null) return;
+    if (this.now - this.healedAt > LIVENESS_BOUND && this.options.checkLiveness !== false) {
+      throw new SimViolation('liveness', `no proposal committed within ${LIVENESS_BOUND} ticks after the heal at tick ${this.healedAt}`);
+    }
+    const p = this.probe;
+    if (p !== null) {
+      const n = this.node(p.node);
+      if (n.alive && n.incarnation === p.incarnation && n.role === 'leader') return;
+    }
+    const leader = this.leaderNode();
+    if (leader?.raft == null) return;
+    const res = leader.raft.propose(encodeCommand({ op: 'probe', id: this.probeId-- }));
+    if (res.ok) this.probe = { node: leader.id, incarnation: leader.incarnation, index: res.index, term: res.term };
+    this.drive(leader);
+  }
+
+  private tick(): void {
+    const now = ++this.now;
+    const net = this.network;
+    const schedule = this.sortedSchedule;
+    while (this.nextFault < schedule.length && schedule[this.nextFault]!.at <= now) {
+      this.applyFault(schedule[this.nextFault++]!);
+    }
+    for (const m of net.takeDue(now)) {
+      const node = this.node(m.to);
+      if (node.raft === null) continue;
+      if (node.paused) {
+        node.held.push(m);
+        continue;
+      }
+      this.trace.message(now, m);
+      node.raft.step(m);
+      this.drive(node);
+    }
+    for (const id of this.shuffledIds()) {
+      const node = this.node(id);
+      if (node.raft === null || node.paused) continue;
+      const ticks = node.clockRate === 2 ? 2 : node.clockRate === 0.5 ? now % 2 : 1;
+      for (let i = 0; i < ticks && node.raft !== null; i++) {
+        node.raft.tick();
+        this.drive(node);
+      }
+    }
+    for (const n of this.nodes) if (n.role === 'leader' && n.raft !== null) this.invariants.checkLeader(n);
+    this.clients.step(now, this);
+    this.livenessStep();
+  }
+
+  run(): SimResult {
+    let violation: SimViolationReport | null = null;
+    try {
+      for (const n of this.nodes) n.start();
+      while (this.now < this.options.steps) this.tick();
+    } catch (e) {
+      violation =
+        e instanceof SimViolation
+          ? { invariant: e.invariant, detail: e.detail, tick: this.now }
+          : { invariant: 'exception', detail: e instanceof Error ? (e.stack ?? e.message) : String(e), tick: this.now };
+    }
+    this.clients.close(this.now);
+    this.stats.ticks = this.now;
+    this.stats.messages = this.network.stats.delivered;
+    this.stats.committed = this.invariants.highestCommitted;
+    this.stats.ops = { ...this.clients.stats };
+    if (violation === null && this.options.checkLinearizability !== false) {
+      const started = Date.now();
+      const result = checkHistory(this.clients.history, { timeoutMs: this.options.checkerTimeoutMs ?? 20_000 });
+      this.stats.checkerMs = Date.now() - started;
+      this.stats.verdict = result.verdict;
+      if (result.verdict === 'not-linearizable') {
+        const bad = result.keys.find((k) => k.verdict === 'not-linearizable');
+        const window = bad?.window;
+        violation = {
+          invariant: 'linearizability',
+          detail: `key ${bad?.key ?? '?'}: ${bad?.detail ?? ''}`,
+          tick: window?.to ?? this.now,
+        };
+      }
+    }
+    return {
+      seed: this.options.seed,
+      violation,
+      trace: this.trace.lines(),
+      history: this.clients.history,
+      stats: this.stats,
+      tuning: this.tuning,
+      schedule: this.schedule,
+      finalStatus: this.nodes.map((n) => `n${n.id}: ${n.raft === null ? 'down' : JSON.stringify(n.raft.status(), (_k, v: unknown) => (v instanceof Map ? Object.fromEntries(v) : v))}`),
+    };
+  }
+}
+
+export function runSimulation(options: SimOptions): SimResult {
+  return new Simulation(options).run();
+}

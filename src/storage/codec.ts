@@ -1,0 +1,136 @@
+/**
+ * Binary value encodings of the records named in keys.ts. Every decoder checks
+ * lengths and throws StorageCorruptionError on a malformed value.
+ */
+import type { ConfState, Entry, EntryType, HardState, NodeId } from '../raft/types.js';
+import { readU32, readU64, writeU32, writeU64 } from './bytes.js';
+import { StorageCorruptionError } from './errors.js';
+
+const ENTRY_HEADER = 9; // type u8 + term u64
+const TYPE_NORMAL = 0;
+const TYPE_CONF = 1;
+
+export function encodeEntry(e: Entry): Uint8Array {
+  const v = new Uint8Array(ENTRY_HEADER + e.data.byteLength);
+  v[0] = e.type === 'conf' ? TYPE_CONF : TYPE_NORMAL;
+  writeU64(v, 1, e.term);
+  v.set(e.data, ENTRY_HEADER);
+  return v;
+}
+
+/** The entry's data is a view into `v` (no copy). */
+export function decodeEntry(index: number, v: Uint8Array): Entry {
+  if (v.length < ENTRY_HEADER) throw new StorageCorruptionError(`entry ${index}: value of ${v.length} bytes`);
+  const t = v[0];
+  let type: EntryType;
+  if (t === TYPE_NORMAL) type = 'normal';
+  else if (t === TYPE_CONF) type = 'conf';
+  else throw new StorageCorruptionError(`entry ${index}: unknown type ${String(t)}`);
+  return { term: readU64(v, 1), index, type, data: v.subarray(ENTRY_HEADER) };
+}
+
+export function encodeHardState(hs: HardState): Uint8Array {
+  const v = new Uint8Array(24);
+  writeU64(v, 0, hs.term);
+  writeU64(v, 8, hs.vote);
+  writeU64(v, 16, hs.commit);
+  return v;
+}
+
+export function decodeHardState(v: Uint8Array): HardState {
+  expectLength('hard state', v, 24);
+  return { term: readU64(v, 0), vote: readU64(v, 8), commit: readU64(v, 16) };
+}
+
+/** Index and term of the entry just before the first one held. */
+export interface LogStart {
+  readonly index: number;
+  readonly term: number;
+}
+
+export function encodeLogStart(s: LogStart): Uint8Array {
+  const v = new Uint8Array(16);
+  writeU64(v, 0, s.index);
+  writeU64(v, 8, s.term);
+  return v;
+}
+
+export function decodeLogStart(v: Uint8Array): LogStart {
+  expectLength('log start', v, 16);
+  return { index: readU64(v, 0), term: readU64(v, 8) };
+}
+
+function confLength(c: ConfState): number {
+  return 8 + 8 * (c.voters.length + c.learners.length);
+}
+
+/** voters: count u32, ids u64…; learners: count u32, ids u64… */
+function writeConf(v: Uint8Array, off: number, c: ConfState): number {
+  let o = off;
+  for (const ids of [c.voters, c.learners]) {
+    writeU32(v, o, ids.length);
+    o += 4;
+    for (const id of ids) {
+      writeU64(v, o, id);
+      o += 8;
+    }
+  }
+  return o;
+}
+
+function readConf(what: string, v: Uint8Array, off: number): { conf: ConfState; end: number } {
+  let o = off;
+  const lists: NodeId[][] = [];
+  for (let l = 0; l < 2; l++) {
+    if (o + 4 > v.length) throw new StorageCorruptionError(`${what}: truncated conf state`);
+    const n = readU32(v, o);
+    o += 4;
+    if (o + 8 * n > v.length) throw new StorageCorruptionError(`${what}: truncated conf state`);
+    const ids: NodeId[] = [];
+    for (let i = 0; i < n; i++, o += 8) ids.push(readU64(v, o));
+    lists.push(ids);
+  }
+  return { conf: { voters: lists[0] ?? [], learners: lists[1] ?? [] }, end: o };
+}
+
+export function encodeConf(c: ConfState): Uint8Array {
+  const v = new Uint8Array(confLength(c));
+  writeConf(v, 0, c);
+  return v;
+}
+
+export function decodeConf(v: Uint8Array): ConfState {
+  const { conf, end } = readConf('conf state', v, 0);
+  if (end !== v.length) throw new StorageCorruptionError(`conf state: ${v.length - end} trailing bytes`);
+  return conf;
+}
+
+export interface SnapshotMeta {
+  readonly index: number;
+  readonly term: number;
+  readonly conf: ConfState;
+  readonly dataLength: number;
+  readonly chunks: number;
+}
+
+/** index u64, term u64, data length u64, chunk count u32, conf state. */
+export function encodeSnapshotMeta(m: SnapshotMeta): Uint8Array {
+  const v = new Uint8Array(28 + confLength(m.conf));
+  writeU64(v, 0, m.index);
+  writeU64(v, 8, m.term);
+  writeU64(v, 16, m.dataLength);
+  writeU32(v, 24, m.chunks);
+  writeConf(v, 28, m.conf);
+  return v;
+}
+
+export function decodeSnapshotMeta(v: Uint8Array): SnapshotMeta {
+  if (v.length < 28) throw new StorageCorruptionError(`snapshot metadata: value of ${v.length} bytes`);
+  const { conf, end } = readConf('snapshot metadata', v, 28);
+  if (end !== v.length) throw new StorageCorruptionError(`snapshot metadata: ${v.length - end} trailing bytes`);
+  return { index: readU64(v, 0), term: readU64(v, 8), dataLength: readU64(v, 16), chunks: readU32(v, 24), conf };
+}
+
+function expectLength(what: string, v: Uint8Array, n: number): void {
+  if (v.length !== n) throw new StorageCorruptionError(`${what}: value of ${v.length} bytes, expected ${n}`);
+}

@@ -1,0 +1,98 @@
+/**
+ * Key layout of the node's LevelDB database (one database per node process,
+ * holding every Raft group the node hosts). All integers are big-endian, so
+ * LevelDB's bytewise order is numeric order and a group's log is one
+ * contiguous key range sorted by index.
+ *
+ *   kind  group        suffix          value
+ *   0x00  —            —               format version (u8)                    once per database
+ *   0x01  u32 group    —               hard state: term u64, vote u64, commit u64
+ *   0x02  u32 group    —               conf state (see codec.ts)
+ *   0x03  u32 group    —               log start: index u64, term u64 of the entry just
+ *                                      before the first one held (the compaction point)
+ *   0x04  u32 group    —               snapshot metadata: index, term, data length,
+ *                                      chunk count, conf state
+ *   0x05  u32 group    u32 chunk no.   snapshot data, chunk by chunk (chunk size fixed per write)
+ *   0x10  u32 group    u64 index       log entry: type u8, term u64, data bytes
+ *
+ * The kind comes first so that the per-group metadata of every group sits in a
+ * few small ranges read at start-up, and all entries follow in group/index order.
+ * A group exists on disk iff its 0x01–0x04 keys exist; they are written together
+ * when the group is created and never deleted (there is no group removal yet).
+ */
+import { writeU32, writeU64, readU32, readU64 } from './bytes.js';
+
+export const FORMAT_VERSION = 1;
+
+export const KIND_FORMAT = 0x00;
+export const KIND_HARD_STATE = 0x01;
+export const KIND_CONF = 0x02;
+export const KIND_LOG_START = 0x03;
+export const KIND_SNAPSHOT_META = 0x04;
+export const KIND_SNAPSHOT_CHUNK = 0x05;
+export const KIND_ENTRY = 0x10;
+
+/** Largest group id a key can hold. */
+export const MAX_GROUP_ID = 0xffff_ffff;
+
+const GROUP_KEY_LEN = 5;
+const CHUNK_KEY_LEN = 9;
+const ENTRY_KEY_LEN = 13;
+
+export function formatKey(): Uint8Array {
+  return Uint8Array.of(KIND_FORMAT);
+}
+
+/** Key of a per-group metadata record (kinds 0x01–0x04). */
+export function groupKey(kind: number, group: number): Uint8Array {
+  const k = new Uint8Array(GROUP_KEY_LEN);
+  k[0] = kind;
+  writeU32(k, 1, group);
+  return k;
+}
+
+export function chunkKey(group: number, chunk: number): Uint8Array {
+  const k = new Uint8Array(CHUNK_KEY_LEN);
+  k[0] = KIND_SNAPSHOT_CHUNK;
+  writeU32(k, 1, group);
+  writeU32(k, 5, chunk);
+  return k;
+}
+
+export function entryKey(group: number, index: number): Uint8Array {
+  const k = new Uint8Array(ENTRY_KEY_LEN);
+  k[0] = KIND_ENTRY;
+  writeU32(k, 1, group);
+  writeU64(k, 5, index);
+  return k;
+}
+
+/** A key read back from disk, split into its parts. */
+export type ParsedKey =
+  | { readonly kind: typeof KIND_FORMAT }
+  | {
+      readonly kind: typeof KIND_HARD_STATE | typeof KIND_CONF | typeof KIND_LOG_START | typeof KIND_SNAPSHOT_META;
+      readonly group: number;
+    }
+  | { readonly kind: typeof KIND_SNAPSHOT_CHUNK; readonly group: number; readonly chunk: number }
+  | { readonly kind: typeof KIND_ENTRY; readonly group: number; readonly index: number };
+
+/** Splits a key; returns null for a key this layout does not know (the caller reports it). */
+export function parseKey(k: Uint8Array): ParsedKey | null {
+  const kind = k[0];
+  switch (kind) {
+    case KIND_FORMAT:
+      return k.length === 1 ? { kind } : null;
+    case KIND_HARD_STATE:
+    case KIND_CONF:
+    case KIND_LOG_START:
+    case KIND_SNAPSHOT_META:
+      return k.length === GROUP_KEY_LEN ? { kind, group: readU32(k, 1) } : null;
+    case KIND_SNAPSHOT_CHUNK:
+      return k.length === CHUNK_KEY_LEN ? { kind, group: readU32(k, 1), chunk: readU32(k, 5) } : null;
+    case KIND_ENTRY:
+      return k.length === ENTRY_KEY_LEN ? { kind, group: readU32(k, 1), index: readU64(k, 5) } : null;
+    default:
+      return null;
+  }
+}

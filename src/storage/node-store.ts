@@ -1,0 +1,265 @@
+/**
+ * One LevelDB database per node process, holding the Raft state of every group
+ * the node hosts. `open` loads everything back into memory and checks it; after
+ * that reads never touch the disk and writes go through one GroupCommit.
+ */
+import { Level } from 'level';
+import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
+import {
+  decodeConf,
+  decodeEntry,
+  decodeHardState,
+  decodeLogStart,
+  decodeSnapshotMeta,
+} from './codec.js';
+import type { LogStart, SnapshotMeta } from './codec.js';
+import { StorageCorruptionError } from './errors.js';
+import { GroupCommit } from './group-commit.js';
+import type { BatchOp, CommitStats } from './group-commit.js';
+import { GroupStorage, copyConf } from './group-storage.js';
+import type { GroupState } from './group-storage.js';
+import {
+  FORMAT_VERSION,
+  KIND_CONF,
+  KIND_ENTRY,
+  KIND_FORMAT,
+  KIND_HARD_STATE,
+  KIND_LOG_START,
+  KIND_SNAPSHOT_CHUNK,
+  KIND_SNAPSHOT_META,
+  MAX_GROUP_ID,
+  formatKey,
+  parseKey,
+} from './keys.js';
+
+export interface NodeStoreOptions {
+  /** Snapshot data is stored in chunks of this many bytes (default 1 MiB). */
+  readonly snapshotChunkSize?: number;
+}
+
+type Db = Level<Uint8Array, Uint8Array>;
+
+const DEFAULT_CHUNK_SIZE = 1 << 20;
+const EMPTY = new Uint8Array(0);
+const SCAN_BATCH = 1024;
+
+export class NodeStore {
+  private readonly groupsById = new Map<number, GroupStorage>();
+  private readonly commit: GroupCommit;
+  private closed = false;
+
+  private constructor(
+    private readonly db: Db,
+    loaded: Map<number, GroupState>,
+    private readonly chunkSize: number,
+  ) {
+    this.commit = new GroupCommit((ops) => writeSynced(db, ops));
+    for (const [id, state] of loaded) this.groupsById.set(id, new GroupStorage(id, state, this.commit, chunkSize));
+  }
+
+  /** Opens (or creates) the database in `dir` and loads every group. Throws StorageCorruptionError on a broken invariant. */
+  static async open(dir: string, options: NodeStoreOptions = {}): Promise<NodeStore> {
+    const chunkSize = options.snapshotChunkSize ?? DEFAULT_CHUNK_SIZE;
+    if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new RangeError(`snapshotChunkSize: ${chunkSize}`);
+    const db: Db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    await db.open();
+    try {
+      const loaded = await loadAll(db);
+      return new NodeStore(db, loaded, chunkSize);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
+
+  /**
+   * The storage of group `groupId`: the one loaded from disk, or a new empty
+   * group with membership `initialConf` (written in the next batch; `flush()`
+   * to wait). `initialConf` is ignored for a group that exists.
+   */
+  group(groupId: number, initialConf: ConfState): GroupStorage {
+    this.assertOpen();
+    const existing = this.groupsById.get(groupId);
+    if (existing) return existing;
+    if (!Number.isInteger(groupId) || groupId < 0 || groupId > MAX_GROUP_ID) throw new RangeError(`group id ${groupId}`);
+    const conf = copyConf(initialConf);
+    const state: GroupState = {
+      hardState: { term: 0, vote: 0, commit: 0 },
+      conf,
+      start: { index: 0, term: 0 },
+      snapshot: { metadata: { index: 0, term: 0, conf }, data: EMPTY },
+      snapshotChunks: 0,
+      entries: [],
+    };
+    const g = new GroupStorage(groupId, state, this.commit, this.chunkSize);
+    void g.writeAll(); // throws (registering nothing) if the store has failed
+    this.groupsById.set(groupId, g);
+    return g;
+  }
+
+  /** `group(groupId).compact(index)` for a group that exists: see GroupStorage.compact. */
+  compact(groupId: number, index: number): Promise<void> {
+    this.assertOpen();
+    const g = this.groupsById.get(groupId);
+    if (!g) throw new Error(`no group ${groupId}`);
+    return g.compact(index);
+  }
+
+  hasGroup(groupId: number): boolean {
+    return this.groupsById.has(groupId);
+  }
+
+  /** Ids of the groups held (loaded from disk or created since), ascending. */
+  groups(): number[] {
+    return [...this.groupsById.keys()].sort((a, b) => a - b);
+  }
+
+  /** Resolves once every write made so far (by any group) is durable. */
+  flush(): Promise<void> {
+    return this.commit.durable();
+  }
+
+  /** Batches written so far: `batches` counts `db.batch` calls. */
+  stats(): CommitStats {
+    return this.commit.stats();
+  }
+
+  /** Waits for pending writes (if the store has not failed), then closes the database. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.commit.closeWrites();
+    try {
+      if (!this.commit.failed) await this.commit.durable();
+    } finally {
+      await this.db.close();
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('node store is closed');
+  }
+}
+
+/**
+ * One atomic synced write. The chained batch costs about a fifth of the CPU of
+ * `db.batch(array)` in classic-level 3 (measured: ~4 vs ~21 µs per 100-byte put).
+ */
+function writeSynced(db: Db, ops: readonly BatchOp[]): Promise<void> {
+  const batch = db.batch();
+  for (const op of ops) {
+    if (op.type === 'put') batch.put(op.key, op.value);
+    else batch.del(op.key);
+  }
+  return batch.write({ sync: true });
+}
+
+/** Partial state of one group while scanning. */
+interface Scanned {
+  hardState?: HardState;
+  conf?: ConfState;
+  start?: LogStart;
+  meta?: SnapshotMeta;
+  chunks: Uint8Array[];
+  entries: Entry[];
+}
+
+async function loadAll(db: Db): Promise<Map<number, GroupState>> {
+  const scanned = new Map<number, Scanned>();
+  const at = (g: number): Scanned => {
+    let s = scanned.get(g);
+    if (!s) {
+      s = { chunks: [], entries: [] };
+      scanned.set(g, s);
+    }
+    return s;
+  };
+  let format: Uint8Array | undefined;
+  let keys = 0;
+  const it = db.iterator();
+  try {
+    for (;;) {
+      const batch = await it.nextv(SCAN_BATCH);
+      if (batch.length === 0) break;
+      for (const [k, v] of batch) {
+        keys++;
+        const p = parseKey(k);
+        if (!p) throw new StorageCorruptionError(`unknown key ${Buffer.from(k).toString('hex')}`);
+        switch (p.kind) {
+          case KIND_FORMAT:
+            format = v;
+            break;
+          case KIND_HARD_STATE:
+            at(p.group).hardState = decodeHardState(v);
+            break;
+          case KIND_CONF:
+            at(p.group).conf = decodeConf(v);
+            break;
+          case KIND_LOG_START:
+            at(p.group).start = decodeLogStart(v);
+            break;
+          case KIND_SNAPSHOT_META:
+            at(p.group).meta = decodeSnapshotMeta(v);
+            break;
+          case KIND_SNAPSHOT_CHUNK: {
+            const s = at(p.group);
+            if (p.chunk !== s.chunks.length) {
+              throw new StorageCorruptionError(`group ${p.group}: snapshot chunk ${p.chunk} after ${s.chunks.length} chunks`);
+            }
+            s.chunks.push(v);
+            break;
+          }
+          case KIND_ENTRY:
+            at(p.group).entries.push(decodeEntry(p.index, v));
+            break;
+        }
+      }
+    }
+  } finally {
+    await it.close();
+  }
+  if (keys === 0) {
+    await db.put(formatKey(), Uint8Array.of(FORMAT_VERSION), { sync: true });
+  } else if (!format || format.length !== 1 || format[0] !== FORMAT_VERSION) {
+    throw new StorageCorruptionError(`unsupported or missing format version (want ${FORMAT_VERSION})`);
+  }
+  const out = new Map<number, GroupState>();
+  for (const [g, s] of scanned) out.set(g, checkGroup(g, s));
+  return out;
+}
+
+/** The invariants of one loaded group: complete metadata, a contiguous log, commit and snapshot within it. */
+function checkGroup(g: number, s: Scanned): GroupState {
+  const fail = (msg: string): never => {
+    throw new StorageCorruptionError(`group ${g}: ${msg}`);
+  };
+  const { hardState, conf, start, meta } = s;
+  if (!hardState || !conf || !start || !meta) return fail('incomplete metadata');
+  s.entries.forEach((e, i) => {
+    if (e.index !== start.index + 1 + i) fail(`log not contiguous: entry ${e.index} at position ${i} after start ${start.index}`);
+  });
+  const last = start.index + s.entries.length;
+  if (hardState.commit > last) fail(`commit ${hardState.commit} beyond last index ${last}`);
+  if (meta.index < start.index || meta.index > last) fail(`snapshot at ${meta.index} outside the log [${start.index}, ${last}]`);
+  const termAt = meta.index === start.index ? start.term : s.entries[meta.index - start.index - 1]?.term;
+  if (termAt !== meta.term) fail(`snapshot term ${meta.term} at ${meta.index} differs from the log's ${String(termAt)}`);
+  if (s.chunks.length !== meta.chunks) fail(`snapshot has ${s.chunks.length} chunks, metadata says ${meta.chunks}`);
+  const data = concat(s.chunks);
+  if (data.byteLength !== meta.dataLength) fail(`snapshot data of ${data.byteLength} bytes, metadata says ${meta.dataLength}`);
+  const snapshot: Snapshot = { metadata: { index: meta.index, term: meta.term, conf: meta.conf }, data };
+  return { hardState, conf, start, snapshot, snapshotChunks: meta.chunks, entries: s.entries };
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 0) return EMPTY;
+  if (parts.length === 1 && parts[0]) return parts[0];
+  let n = 0;
+  for (const p of parts) n += p.byteLength;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}

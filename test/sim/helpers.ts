@@ -1,0 +1,40 @@
+/** Shared pieces of the simulation tests. */
+import { MemoryStorage, RawNode } from '../../src/raft/index.js';
+import type { Message, RaftConfig, RaftNodeApi, Ready } from '../../src/raft/types.js';
+import { formatViolation, MemoryDisk, type RaftCoreFactory, type SimDisk, type SimResult } from '../../src/sim/index.js';
+
+/** A readable failure message for `expect(...)`. */
+export function explain(r: SimResult, nodes: number, steps: number): string {
+  return r.violation === null ? 'ok' : formatViolation(r, nodes, steps);
+}
+
+/** Wraps the real core and rewrites every outgoing message. */
+export function rewritingCore(rewrite: (m: Message) => Message): RaftCoreFactory {
+  return {
+    newDisk: (conf) => new MemoryDisk(new MemoryStorage(conf)),
+    newNode(config: RaftConfig, disk: SimDisk): RaftNodeApi {
+      const inner = new RawNode(config, disk);
+      return {
+        id: inner.id,
+        tick: () => inner.tick(),
+        step: (m) => inner.step(m),
+        campaign: () => inner.campaign(),
+        propose: (d) => inner.propose(d),
+        readIndex: (c) => inner.readIndex(c),
+        transferLeadership: (to) => inner.transferLeadership(to),
+        hasReady: () => inner.hasReady(),
+        ready(): Ready {
+          const rd = inner.ready();
+          return { ...rd, messages: rd.messages.map(rewrite) };
+        },
+        advance: () => inner.advance(),
+        status: () => inner.status(),
+      };
+    },
+  };
+}
+
+/** A broken core: it grants every vote and pre-vote it is asked for. */
+export const grantEveryVote = rewritingCore((m) =>
+  (m.type === 'vote-resp' || m.type === 'pre-vote-resp') && m.reject ? { ...m, reject: false } : m,
+);

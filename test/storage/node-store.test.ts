@@ -1,0 +1,193 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Level } from 'level';
+import { CompactedError, UnavailableError } from '../../src/raft/types.js';
+import { NodeStore, StorageCorruptionError, StorageFailedError } from '../../src/storage/index.js';
+import { entryKey } from '../../src/storage/keys.js';
+import { entries, entry, tempDirs, view } from './helpers.js';
+
+const conf = { voters: [1, 2, 3], learners: [] };
+const dirs = tempDirs();
+afterEach(() => dirs.cleanup());
+
+async function reopen(store: NodeStore, dir: string): Promise<NodeStore> {
+  await store.close();
+  return NodeStore.open(dir);
+}
+
+describe('NodeStore', () => {
+  it('round-trips entries, hard state and membership across close/reopen', async () => {
+    const dir = dirs.make();
+    let store = await NodeStore.open(dir);
+    const g = store.group(7, conf);
+    const p1 = g.append(entries(1, 5, 1));
+    const p2 = g.setHardState({ term: 1, vote: 2, commit: 3 });
+    // visible before durable
+    expect(g.lastIndex()).toBe(5);
+    expect(g.term(4)).toBe(1);
+    await Promise.all([p1, p2]);
+    await g.setConf({ voters: [1, 2, 3, 4], learners: [5] });
+    await g.append([entry(6, 2, 'x', 'conf')]);
+    const before = view(g);
+    store = await reopen(store, dir);
+    expect(store.groups()).toEqual([7]);
+    const h = store.group(7, { voters: [9], learners: [] });
+    expect(view(h)).toEqual(before);
+    expect(h.initialState()).toEqual({ hardState: { term: 1, vote: 2, commit: 3 }, conf: { voters: [1, 2, 3, 4], learners: [5] } });
+    expect(h.entries(6, 7)[0]?.type).toBe('conf');
+    expect(() => h.entries(2, 8)).toThrow(UnavailableError);
+    expect(h.entries(1, 7, 8).map((e) => e.index)).toEqual([1, 2]); // 4 bytes each: stops at maxBytes
+    expect(h.entries(1, 7, 1).map((e) => e.index)).toEqual([1]); // at least one
+    await store.close();
+  });
+
+  it('a new empty group survives reopen with its initial membership', async () => {
+    const dir = dirs.make();
+    let store = await NodeStore.open(dir);
+    store.group(3, conf);
+    store = await reopen(store, dir);
+    const g = store.group(3, { voters: [], learners: [] });
+    expect(g.initialState()).toEqual({ hardState: { term: 0, vote: 0, commit: 0 }, conf });
+    expect([g.firstIndex(), g.lastIndex(), g.term(0)]).toEqual([1, 0, 0]);
+    expect(g.snapshot().metadata).toEqual({ index: 0, term: 0, conf });
+    await store.close();
+  });
+
+  it('truncates a conflicting suffix, deleting the keys above the new last index, durably', async () => {
+    const dir = dirs.make();
+    let store = await NodeStore.open(dir);
+    const g = store.group(1, conf);
+    await g.append(entries(1, 10, 1));
+    await g.append(entries(4, 6, 2)); // replaces 4..10 by 4..6
+    expect(g.lastIndex()).toBe(6);
+    expect(g.term(6)).toBe(2);
+    store = await reopen(store, dir);
+    const h = store.group(1, conf);
+    expect(h.lastIndex()).toBe(6);
+    expect(h.entries(1, 7).map((e) => e.term)).toEqual([1, 1, 1, 2, 2, 2]);
+    await store.close();
+    // no stale key survives beyond index 6
+    const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    await expect(db.get(entryKey(1, 7))).resolves.toBeUndefined();
+    await expect(db.get(entryKey(1, 6))).resolves.toBeDefined();
+    await db.close();
+  });
+
+  it('refuses gaps and replacing entries covered by the snapshot, without changing anything', async () => {
+    const store = await NodeStore.open(dirs.make());
+    const g = store.group(1, conf);
+    await g.append(entries(1, 5, 1));
+    expect(() => g.append(entries(7, 8, 1))).toThrow(/gap/);
+    g.createSnapshot(3, Uint8Array.of(1));
+    expect(() => g.append(entries(3, 6, 2))).toThrow(/snapshot/);
+    expect(g.lastIndex()).toBe(5);
+    await g.append(entries(4, 6, 2)); // above the snapshot: fine
+    expect(() => g.compact(5)).toThrow(/past the snapshot/);
+    await store.close();
+  });
+
+  it('compacts up to the snapshot and keeps the start term; survives reopen', async () => {
+    const dir = dirs.make();
+    let store = await NodeStore.open(dir);
+    const g = store.group(2, conf);
+    await g.append(entries(1, 10, 3));
+    await g.setHardState({ term: 3, vote: 1, commit: 8 });
+    const snap = g.createSnapshot(6, Uint8Array.of(9, 9), { voters: [1], learners: [] });
+    expect(snap.metadata).toEqual({ index: 6, term: 3, conf: { voters: [1], learners: [] } });
+    await g.compact(4);
+    expect([g.firstIndex(), g.term(4)]).toEqual([5, 3]);
+    expect(() => g.term(3)).toThrow(CompactedError);
+    expect(() => g.entries(4, 6)).toThrow(CompactedError);
+    const before = view(g);
+    store = await reopen(store, dir);
+    expect(view(store.group(2, conf))).toEqual(before);
+    await store.compact(2, 6);
+    expect(() => store.compact(3, 1)).toThrow(/no group/);
+    store = await reopen(store, dir);
+    const h = store.group(2, conf);
+    expect([h.firstIndex(), h.lastIndex(), h.term(6)]).toEqual([7, 10, 3]);
+    await store.close();
+    const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    for (let i = 1; i <= 6; i++) await expect(db.get(entryKey(2, i))).resolves.toBeUndefined();
+    await db.close();
+  });
+
+  it('installs a snapshot replacing the log; chunked data round-trips and shrinks cleanly', async () => {
+    const dir = dirs.make();
+    let store = await NodeStore.open(dir, { snapshotChunkSize: 4 });
+    const g = store.group(5, conf);
+    await g.append(entries(1, 3, 1));
+    const big = Uint8Array.from({ length: 23 }, (_, i) => i);
+    const members = { voters: [1, 2], learners: [3] };
+    await g.applySnapshot({ metadata: { index: 20, term: 4, conf: members }, data: big });
+    await g.setHardState({ term: 4, vote: 0, commit: 20 });
+    expect([g.firstIndex(), g.lastIndex(), g.term(20)]).toEqual([21, 20, 4]);
+    expect(g.initialState().conf).toEqual(members);
+    store = await reopen(store, dir);
+    let h = store.group(5, conf);
+    expect(Array.from(h.snapshot().data)).toEqual(Array.from(big));
+    expect(h.snapshot().metadata).toEqual({ index: 20, term: 4, conf: members });
+    await h.append(entries(21, 22, 4));
+    h.createSnapshot(22, Uint8Array.of(7)); // 6 chunks → 1: the 5 stale chunks must go
+    await store.flush();
+    await store.close();
+    store = await NodeStore.open(dir, { snapshotChunkSize: 4 }); // would fail on leftover chunks
+    h = store.group(5, conf);
+    expect(Array.from(h.snapshot().data)).toEqual([7]);
+    expect(h.snapshot().metadata.index).toBe(22);
+    await store.close();
+  });
+
+  it('writes of many groups in one turn go in one db.batch', async () => {
+    const dir = dirs.make();
+    let store = await NodeStore.open(dir);
+    const groups = Array.from({ length: 32 }, (_, i) => store.group(100 + i, conf));
+    await store.flush();
+    const before = store.stats().batches;
+    const promises = groups.flatMap((g, i) => [g.append(entries(1, 3 + i, 1)), g.setHardState({ term: 1, vote: 1, commit: 2 })]);
+    await Promise.all(promises);
+    expect(store.stats().batches - before).toBe(1);
+    store = await reopen(store, dir);
+    expect(store.groups()).toHaveLength(32);
+    groups.forEach((_, i) => expect(store.group(100 + i, conf).lastIndex()).toBe(3 + i));
+    await store.close();
+  });
+
+  it('refuses to write a batch whose hard state commits beyond the log, and then fails every write', async () => {
+    const dir = dirs.make();
+    const store = await NodeStore.open(dir);
+    const g = store.group(1, conf);
+    await g.append(entries(1, 2, 1));
+    const bad = g.setHardState({ term: 1, vote: 0, commit: 5 });
+    await expect(bad).rejects.toThrow(StorageFailedError);
+    expect(() => g.append(entries(3, 3, 1))).toThrow(StorageFailedError);
+    await expect(store.flush()).rejects.toThrow(StorageFailedError);
+    await store.close();
+    const again = await NodeStore.open(dir);
+    expect(again.group(1, conf).initialState().hardState.commit).toBe(0);
+    await again.close();
+  });
+
+  it('close waits for pending writes and refuses later ones', async () => {
+    const dir = dirs.make();
+    let store = await NodeStore.open(dir);
+    const g = store.group(1, conf);
+    void g.append(entries(1, 3, 1)); // not awaited: close must wait for it
+    await store.close();
+    expect(() => g.append(entries(4, 4, 1))).toThrow(/closed/);
+    expect(() => store.group(2, conf)).toThrow(/closed/);
+    store = await NodeStore.open(dir);
+    expect(store.group(1, conf).lastIndex()).toBe(3);
+    await store.close();
+  });
+
+  it('detects a hole in the log on open', async () => {
+    const dir = dirs.make();
+    const store = await NodeStore.open(dir);
+    await store.group(1, conf).append(entries(1, 5, 1));
+    await store.close();
+    const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    await db.del(entryKey(1, 3));
+    await db.close();
+    await expect(NodeStore.open(dir)).rejects.toThrow(StorageCorruptionError);
+  });
+});
