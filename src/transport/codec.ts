@@ -1,0 +1,505 @@
+/**
+ * The binary codec of node-to-node batch frames: many (groupId, Message)
+ * pairs in one frame. Layout in docs/protocol.md ("Node-to-node frames").
+ *
+ * All integers are little-endian. Terms and indexes are u64 on the wire and
+ * must be safe integers (≤ 2^53 - 1) on both sides: the encoder refuses
+ * larger ones, the decoder throws FrameError on them.
+ *
+ * Decoding never reads out of range: every read is bounds-checked, and any
+ * malformed input (garbage, truncation, trailing bytes, unknown tags or flag
+ * bits, invalid UTF-8, unsafe integers) throws FrameError.
+ *
+ * Decoded entry and snapshot data are views into the input buffer (no copy):
+ * they stay valid as long as the caller does not overwrite the input, and
+ * holding one keeps the whole frame's memory alive. Copy if you keep it long.
+ */
+import type { ConfState, Entry, EntryType, Message, NodeId } from '../raft/types.js';
+
+/** The first byte of a batch frame: the format version. */
+export const FRAME_VERSION = 1;
+
+/** Bytes of the frame header: version u8, count u32. */
+export const FRAME_HEADER_BYTES = 5;
+
+/** Thrown by the decoder for any input that is not a well-formed batch frame. */
+export class FrameError extends Error {
+  readonly code = 'FRAME_ERROR' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'FrameError';
+  }
+}
+
+/** A decoded (or to-be-encoded) batch: `messages[i]` belongs to Raft group `groupIds[i]`. */
+export interface Batch {
+  readonly groupIds: readonly number[];
+  readonly messages: readonly Message[];
+}
+
+/** Wire tags of the message types (stable: part of the protocol). */
+export const MESSAGE_TAGS = {
+  vote: 1,
+  'pre-vote': 2,
+  'vote-resp': 3,
+  'pre-vote-resp': 4,
+  app: 5,
+  'app-resp': 6,
+  heartbeat: 7,
+  'heartbeat-resp': 8,
+  'read-index': 9,
+  'read-index-resp': 10,
+  'timeout-now': 11,
+  snap: 12,
+} as const satisfies Record<Message['type'], number>;
+
+const FLAG_BIT = 1; // the only flag bit in use (transfer / reject)
+const ENTRY_NORMAL = 0;
+const ENTRY_CONF = 1;
+const TWO_32 = 0x1_0000_0000;
+const MAX_U64_HIGH = 0x1f_ffff; // high word of Number.MAX_SAFE_INTEGER
+
+/** Fixed bytes before a message's type-specific fields: group u32, tag u8, from u32, to u32, term u64. */
+const MESSAGE_PREFIX_BYTES = 21;
+/** Fixed bytes of one entry before its data: term u64, index u64, type u8, length u32. */
+const ENTRY_PREFIX_BYTES = 21;
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function checkU32(v: number, what: string): void {
+  if (!Number.isInteger(v) || v < 0 || v >= TWO_32) throw new RangeError(`${what} must be a u32, got ${v}`);
+}
+
+function checkU64(v: number, what: string): void {
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${what} must be a non-negative safe integer, got ${v}`);
+}
+
+/** True when `s` holds no lone surrogate (so its UTF-8 form decodes back to exactly `s`). */
+function isWellFormed(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c > 0xdbff || i + 1 >= s.length) return false;
+    const d = s.charCodeAt(i + 1);
+    if (d < 0xdc00 || d > 0xdfff) return false;
+    i++;
+  }
+  return true;
+}
+
+/**
+ * Encodes batch frames into one reusable, growable buffer. Use:
+ * `begin()`, then `add()` per message, then `finish()` for a view of the
+ * frame (valid until the next `begin()`). Invalid messages (ids out of u32,
+ * unsafe integers, strings with lone surrogates) throw RangeError and leave
+ * the frame as it was before that `add()`.
+ */
+export class FrameEncoder {
+  private buf: Uint8Array;
+  private view: DataView;
+  private pos = 0;
+  private n = 0;
+  private open = false;
+
+  constructor(initialCapacity = 4096) {
+    this.buf = new Uint8Array(Math.max(64, initialCapacity));
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  /** Messages in the current frame. */
+  get count(): number {
+    return this.n;
+  }
+
+  /** Bytes of the current frame so far (header included). */
+  get byteLength(): number {
+    return this.pos;
+  }
+
+  /** Bytes reserved by the internal buffer. */
+  get capacity(): number {
+    return this.buf.length;
+  }
+
+  /** Starts a new, empty frame (the previous `finish()` view becomes invalid). */
+  begin(): void {
+    this.pos = 0;
+    this.n = 0;
+    this.open = true;
+    this.reserve(FRAME_HEADER_BYTES);
+    this.buf[0] = FRAME_VERSION;
+    this.pos = FRAME_HEADER_BYTES;
+  }
+
+  /** Appends one message of group `groupId`. Returns the bytes it took. */
+  add(groupId: number, msg: Message): number {
+    if (!this.open) this.begin();
+    const start = this.pos;
+    try {
+      this.writeMessage(groupId, msg);
+    } catch (e) {
+      this.pos = start;
+      throw e;
+    }
+    this.n++;
+    return this.pos - start;
+  }
+
+  /** Removes the last message added if it took `bytes` (used to move it into the next frame). */
+  removeLast(bytes: number): void {
+    if (this.n === 0 || bytes > this.pos - FRAME_HEADER_BYTES) throw new RangeError('nothing to remove');
+    this.pos -= bytes;
+    this.n--;
+  }
+
+  /** Completes the frame and returns a view of it: valid until the next `begin()`. */
+  finish(): Uint8Array {
+    if (!this.open) this.begin();
+    this.view.setUint32(1, this.n, true);
+    this.open = false;
+    return this.buf.subarray(0, this.pos);
+  }
+
+  /** Drops the internal buffer back to `capacity` bytes if it grew past it (after a huge frame). */
+  shrink(capacity: number): void {
+    if (this.open || this.buf.length <= capacity) return;
+    this.buf = new Uint8Array(Math.max(64, capacity));
+    this.view = new DataView(this.buf.buffer);
+    this.pos = 0;
+    this.n = 0;
+  }
+
+  private reserve(extra: number): void {
+    const need = this.pos + extra;
+    if (need <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const buf = new Uint8Array(size);
+    buf.set(this.buf.subarray(0, this.pos));
+    this.buf = buf;
+    this.view = new DataView(buf.buffer);
+  }
+
+  private u8(v: number): void {
+    this.reserve(1);
+    this.buf[this.pos++] = v;
+  }
+
+  private u32(v: number, what: string): void {
+    checkU32(v, what);
+    this.reserve(4);
+    this.view.setUint32(this.pos, v, true);
+    this.pos += 4;
+  }
+
+  private u64(v: number, what: string): void {
+    checkU64(v, what);
+    this.reserve(8);
+    this.view.setUint32(this.pos, v % TWO_32, true);
+    this.view.setUint32(this.pos + 4, Math.floor(v / TWO_32), true);
+    this.pos += 8;
+  }
+
+  private bytes(data: Uint8Array, what: string): void {
+    this.u32(data.length, what);
+    this.reserve(data.length);
+    this.buf.set(data, this.pos);
+    this.pos += data.length;
+  }
+
+  private str(s: string, what: string): void {
+    // Worst case 3 bytes per UTF-16 unit; write the bytes, then the length before them.
+    this.reserve(4 + s.length * 3);
+    const at = this.pos;
+    const { written } = utf8Encoder.encodeInto(s, this.buf.subarray(at + 4));
+    if (written !== s.length && !isWellFormed(s)) throw new RangeError(`${what} holds a lone surrogate`);
+    this.view.setUint32(at, written, true);
+    this.pos = at + 4 + written;
+  }
+
+  /** One entry, with a single reserve (the hot loop of AppendEntries). */
+  private entry(e: Entry): void {
+    checkU64(e.term, 'entry term');
+    checkU64(e.index, 'entry index');
+    const data = e.data;
+    const n = data.length;
+    this.reserve(ENTRY_PREFIX_BYTES + n);
+    const v = this.view;
+    let p = this.pos;
+    v.setUint32(p, e.term % TWO_32, true);
+    v.setUint32(p + 4, Math.floor(e.term / TWO_32), true);
+    v.setUint32(p + 8, e.index % TWO_32, true);
+    v.setUint32(p + 12, Math.floor(e.index / TWO_32), true);
+    this.buf[p + 16] = e.type === 'conf' ? ENTRY_CONF : ENTRY_NORMAL;
+    v.setUint32(p + 17, n, true);
+    p += ENTRY_PREFIX_BYTES;
+    this.buf.set(data, p);
+    this.pos = p + n;
+  }
+
+  private nodeIds(ids: readonly NodeId[], what: string): void {
+    this.u32(ids.length, what);
+    for (const id of ids) this.u32(id, what);
+  }
+
+  private writeMessage(groupId: number, m: Message): void {
+    this.u32(groupId, 'group id');
+    this.u8(MESSAGE_TAGS[m.type]);
+    this.u32(m.from, 'from');
+    this.u32(m.to, 'to');
+    this.u64(m.term, 'term');
+    switch (m.type) {
+      case 'vote':
+      case 'pre-vote':
+        this.u64(m.index, 'index');
+        this.u64(m.logTerm, 'logTerm');
+        this.u8(m.transfer ? FLAG_BIT : 0);
+        return;
+      case 'vote-resp':
+      case 'pre-vote-resp':
+        this.u8(m.reject ? FLAG_BIT : 0);
+        return;
+      case 'app':
+        this.u64(m.index, 'index');
+        this.u64(m.logTerm, 'logTerm');
+        this.u64(m.commit, 'commit');
+        this.u32(m.entries.length, 'entry count');
+        for (const e of m.entries) this.entry(e);
+        return;
+      case 'app-resp':
+        this.u64(m.index, 'index');
+        this.u64(m.rejectHint, 'rejectHint');
+        this.u64(m.logTerm, 'logTerm');
+        this.u8(m.reject ? FLAG_BIT : 0);
+        return;
+      case 'heartbeat':
+        this.u64(m.commit, 'commit');
+        this.str(m.context, 'context');
+        return;
+      case 'heartbeat-resp':
+      case 'read-index':
+        this.str(m.context, 'context');
+        return;
+      case 'read-index-resp':
+        this.u64(m.index, 'index');
+        this.str(m.context, 'context');
+        return;
+      case 'timeout-now':
+        return;
+      case 'snap': {
+        const { metadata, data } = m.snapshot;
+        this.u64(metadata.index, 'snapshot index');
+        this.u64(metadata.term, 'snapshot term');
+        this.nodeIds(metadata.conf.voters, 'voter');
+        this.nodeIds(metadata.conf.learners, 'learner');
+        this.bytes(data, 'snapshot data length');
+        return;
+      }
+      default: {
+        const never: never = m;
+        throw new RangeError(`unknown message type ${(never as { type: string }).type}`);
+      }
+    }
+  }
+}
+
+/** Encodes a whole batch into a fresh buffer (tests, tools; the transport uses FrameEncoder directly). */
+export function encodeBatch(batch: Batch): Uint8Array {
+  if (batch.groupIds.length !== batch.messages.length) throw new RangeError('groupIds and messages differ in length');
+  const enc = new FrameEncoder();
+  enc.begin();
+  for (let i = 0; i < batch.messages.length; i++) enc.add(batch.groupIds[i]!, batch.messages[i]!);
+  return enc.finish().slice();
+}
+
+/** Bounds-checked reader over one frame. */
+class FrameReader {
+  private pos = 0;
+  private readonly view: DataView;
+
+  constructor(private readonly bytes: Uint8Array) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  get remaining(): number {
+    return this.bytes.length - this.pos;
+  }
+
+  private need(n: number, what: string): void {
+    if (n > this.bytes.length - this.pos) {
+      throw new FrameError(`truncated frame: ${what} needs ${n} bytes at offset ${this.pos}, ${this.remaining} left`);
+    }
+  }
+
+  u8(what: string): number {
+    this.need(1, what);
+    return this.bytes[this.pos++]!;
+  }
+
+  u32(what: string): number {
+    this.need(4, what);
+    const v = this.view.getUint32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+
+  u64(what: string): number {
+    this.need(8, what);
+    const lo = this.view.getUint32(this.pos, true);
+    const hi = this.view.getUint32(this.pos + 4, true);
+    if (hi > MAX_U64_HIGH) throw new FrameError(`${what} at offset ${this.pos} is not a safe integer`);
+    this.pos += 8;
+    return hi * TWO_32 + lo;
+  }
+
+  flag(what: string): boolean {
+    const v = this.u8(what);
+    if (v > FLAG_BIT) throw new FrameError(`${what}: unknown flag bits 0x${v.toString(16)}`);
+    return v === FLAG_BIT;
+  }
+
+  /** A count of items that take at least `minBytes` each: refused if they cannot fit (no huge allocations). */
+  count(what: string, minBytes: number): number {
+    const n = this.u32(what);
+    if (n * minBytes > this.remaining) throw new FrameError(`${what} ${n} cannot fit in ${this.remaining} bytes`);
+    return n;
+  }
+
+  /** A length-prefixed byte string, as a view into the frame (no copy). */
+  bytesView(what: string): Uint8Array {
+    const n = this.u32(what);
+    this.need(n, what);
+    const out = new Uint8Array(this.bytes.buffer, this.bytes.byteOffset + this.pos, n);
+    this.pos += n;
+    return out;
+  }
+
+  /** One log entry; its data is a view into the frame. */
+  entry(): Entry {
+    const term = this.u64('entry term');
+    const index = this.u64('entry index');
+    this.need(5, 'entry type and length');
+    const t = this.bytes[this.pos]!;
+    if (t !== ENTRY_NORMAL && t !== ENTRY_CONF) throw new FrameError(`unknown entry type ${t} at offset ${this.pos}`);
+    const type: EntryType = t === ENTRY_CONF ? 'conf' : 'normal';
+    const n = this.view.getUint32(this.pos + 1, true);
+    this.pos += 5;
+    this.need(n, 'entry data');
+    const data = new Uint8Array(this.bytes.buffer, this.bytes.byteOffset + this.pos, n);
+    this.pos += n;
+    return { term, index, type, data };
+  }
+
+  str(what: string): string {
+    const n = this.u32(what);
+    this.need(n, what);
+    const start = this.pos;
+    this.pos += n;
+    if (n === 0) return '';
+    try {
+      return utf8Decoder.decode(this.bytes.subarray(start, start + n));
+    } catch {
+      throw new FrameError(`${what} at offset ${start} is not valid UTF-8`);
+    }
+  }
+
+  nodeIds(what: string): NodeId[] {
+    const n = this.count(what, 4);
+    const out = new Array<NodeId>(n);
+    for (let i = 0; i < n; i++) out[i] = this.u32(what);
+    return out;
+  }
+}
+
+function readMessage(r: FrameReader, groupIds: number[], messages: Message[]): void {
+  const groupId = r.u32('group id');
+  const tag = r.u8('type tag');
+  const from = r.u32('from');
+  const to = r.u32('to');
+  const term = r.u64('term');
+  let m: Message;
+  switch (tag) {
+    case MESSAGE_TAGS.vote:
+    case MESSAGE_TAGS['pre-vote']: {
+      const index = r.u64('index');
+      const logTerm = r.u64('logTerm');
+      const transfer = r.flag('vote flags');
+      m = { type: tag === MESSAGE_TAGS.vote ? 'vote' : 'pre-vote', from, to, term, index, logTerm, transfer };
+      break;
+    }
+    case MESSAGE_TAGS['vote-resp']:
+    case MESSAGE_TAGS['pre-vote-resp']: {
+      const reject = r.flag('vote-resp flags');
+      m = { type: tag === MESSAGE_TAGS['vote-resp'] ? 'vote-resp' : 'pre-vote-resp', from, to, term, reject };
+      break;
+    }
+    case MESSAGE_TAGS.app: {
+      const index = r.u64('index');
+      const logTerm = r.u64('logTerm');
+      const commit = r.u64('commit');
+      const n = r.count('entry count', ENTRY_PREFIX_BYTES);
+      const entries = new Array<Entry>(n);
+      for (let i = 0; i < n; i++) entries[i] = r.entry();
+      m = { type: 'app', from, to, term, index, logTerm, entries, commit };
+      break;
+    }
+    case MESSAGE_TAGS['app-resp']: {
+      const index = r.u64('index');
+      const rejectHint = r.u64('rejectHint');
+      const logTerm = r.u64('logTerm');
+      const reject = r.flag('app-resp flags');
+      m = { type: 'app-resp', from, to, term, index, reject, rejectHint, logTerm };
+      break;
+    }
+    case MESSAGE_TAGS.heartbeat: {
+      const commit = r.u64('commit');
+      m = { type: 'heartbeat', from, to, term, commit, context: r.str('context') };
+      break;
+    }
+    case MESSAGE_TAGS['heartbeat-resp']:
+      m = { type: 'heartbeat-resp', from, to, term, context: r.str('context') };
+      break;
+    case MESSAGE_TAGS['read-index']:
+      m = { type: 'read-index', from, to, term, context: r.str('context') };
+      break;
+    case MESSAGE_TAGS['read-index-resp']: {
+      const index = r.u64('index');
+      m = { type: 'read-index-resp', from, to, term, context: r.str('context'), index };
+      break;
+    }
+    case MESSAGE_TAGS['timeout-now']:
+      m = { type: 'timeout-now', from, to, term };
+      break;
+    case MESSAGE_TAGS.snap: {
+      const index = r.u64('snapshot index');
+      const sTerm = r.u64('snapshot term');
+      const voters = r.nodeIds('voter count');
+      const learners = r.nodeIds('learner count');
+      const conf: ConfState = { voters, learners };
+      const data = r.bytesView('snapshot data');
+      m = { type: 'snap', from, to, term, snapshot: { metadata: { index, term: sTerm, conf }, data } };
+      break;
+    }
+    default:
+      throw new FrameError(`unknown message type tag ${tag}`);
+  }
+  groupIds.push(groupId);
+  messages.push(m);
+}
+
+/**
+ * Decodes one batch frame. Throws FrameError for anything malformed, and
+ * nothing else. Entry and snapshot data are views into `frame` (see the top).
+ */
+export function decodeBatch(frame: Uint8Array): Batch {
+  const r = new FrameReader(frame);
+  const version = r.u8('version');
+  if (version !== FRAME_VERSION) throw new FrameError(`unsupported frame version ${version}`);
+  const n = r.count('message count', MESSAGE_PREFIX_BYTES);
+  const groupIds: number[] = [];
+  const messages: Message[] = [];
+  for (let i = 0; i < n; i++) readMessage(r, groupIds, messages);
+  if (r.remaining !== 0) throw new FrameError(`${r.remaining} trailing bytes after ${n} messages`);
+  return { groupIds, messages };
+}
