@@ -4,8 +4,9 @@
  *
  * Two entry points give identical results for the same text:
  * - `murmur3Bytes` hashes a byte slice;
- * - `murmur3String` encodes a JS string to UTF-8 on the fly (no allocation),
- *   exactly as `TextEncoder` would: lone surrogates become U+FFFD (EF BF BD).
+ * - `murmur3String` hashes a JS string's UTF-8 encoding without materialising
+ *   a new buffer, encoding exactly as `TextEncoder` does: lone surrogates
+ *   become U+FFFD (EF BF BD).
  */
 
 const C1 = 0xcc9e2d51;
@@ -41,9 +42,21 @@ function finish(h: number, length: number): number {
 }
 
 /**
+ * Results leave the hashing loops through this typed-array slot rather than as
+ * return values: V8 boxes (allocates) a 32-bit number returned from a call it
+ * does not inline, while the small wrappers below always inline.
+ */
+const resultSlot = new Uint32Array(1);
+
+/**
  * MurmurHash3 x86_32 of `bytes[start, end)` with `seed`; returns an unsigned 32-bit integer.
  */
 export function murmur3Bytes(bytes: Uint8Array, seed = 0, start = 0, end = bytes.length): number {
+  hashBytesToSlot(bytes, seed, start, end);
+  return resultSlot[0]!;
+}
+
+function hashBytesToSlot(bytes: Uint8Array, seed: number, start: number, end: number): void {
   let h = seed | 0;
   const length = end - start;
   const blockEnd = start + (length & ~3);
@@ -59,12 +72,14 @@ export function murmur3Bytes(bytes: Uint8Array, seed = 0, start = 0, end = bytes
     if (tail > 2) k |= bytes[i + 2]! << 16;
     h = mixTail(h, k);
   }
-  return finish(h, length);
+  resultSlot[0] = finish(h, length);
 }
 
 /**
  * MurmurHash3 x86_32 of the UTF-8 encoding of `text` with `seed`, without
- * materialising the bytes. Equal to `murmur3Bytes(new TextEncoder().encode(text), seed)`.
+ * allocating: ASCII text is hashed straight from its char codes; other text is
+ * encoded into a reused scratch buffer first. Equal to
+ * `murmur3Bytes(new TextEncoder().encode(text), seed)`.
  */
 export function murmur3String(text: string, seed = 0): number {
   // Fast path, in local variables: while the text is ASCII, four characters are one block.
@@ -76,7 +91,10 @@ export function murmur3String(text: string, seed = 0): number {
     const b = text.charCodeAt(i + 1);
     const c = text.charCodeAt(i + 2);
     const d = text.charCodeAt(i + 3);
-    if ((a | b | c | d) >= 0x80) return murmur3StringFrom(text, i, h);
+    if ((a | b | c | d) >= 0x80) {
+      hashUtf8ToSlot(text, seed);
+      return resultSlot[0]!;
+    }
     h = mixBlock(h, a | (b << 8) | (c << 16) | (d << 24));
   }
   const tail = n - i;
@@ -84,69 +102,59 @@ export function murmur3String(text: string, seed = 0): number {
     const a = text.charCodeAt(i);
     const b = tail > 1 ? text.charCodeAt(i + 1) : 0;
     const c = tail > 2 ? text.charCodeAt(i + 2) : 0;
-    if ((a | b | c) >= 0x80) return murmur3StringFrom(text, i, h);
+    if ((a | b | c) >= 0x80) {
+      hashUtf8ToSlot(text, seed);
+      return resultSlot[0]!;
+    }
     h = mixTail(h, a | (b << 8) | (c << 16));
   }
   return finish(h, n);
 }
 
+/** General path: encode into the scratch buffer, then hash the bytes (result in `resultSlot`). */
+function hashUtf8ToSlot(text: string, seed: number): void {
+  const length = encodeUtf8ToScratch(text); // may replace `scratch`, so read it after
+  hashBytesToSlot(scratch, seed, 0, length);
+}
+
+// Scratch buffer of the general (non-ASCII) path; grows, never shrinks.
+let scratch = new Uint8Array(256);
+
 /**
- * General path: continues hashing `text` from character `from` (a block
- * boundary: `from` ASCII bytes already mixed into `hash`), encoding UTF-8 on
- * the fly. All state is in local variables: module-level state would box
- * 32-bit values as heap numbers, i.e. allocate.
+ * Writes the UTF-8 encoding of `text` into `scratch` (grown to fit) and
+ * returns the byte count. Lone surrogates become U+FFFD, as with TextEncoder.
  */
-function murmur3StringFrom(text: string, from: number, hash: number): number {
+function encodeUtf8ToScratch(text: string): number {
   const n = text.length;
-  let h = hash;
-  let block = 0; // bytes not yet mixed, packed little-endian
-  let fill = 0; // how many (0..3)
-  let byteLength = from;
-  let i = from;
+  if (scratch.length < 3 * n) scratch = new Uint8Array(Math.max(3 * n, 2 * scratch.length));
+  const out = scratch;
+  let at = 0;
+  let i = 0;
   while (i < n) {
     let cp = text.charCodeAt(i++);
-    // The UTF-8 encoding of cp, packed little-endian into `enc`, `len` bytes.
-    let enc: number;
-    let len: number;
     if (cp < 0x80) {
-      enc = cp;
-      len = 1;
+      out[at++] = cp;
     } else if (cp < 0x800) {
-      enc = (0xc0 | (cp >>> 6)) | ((0x80 | (cp & 0x3f)) << 8);
-      len = 2;
+      out[at++] = 0xc0 | (cp >>> 6);
+      out[at++] = 0x80 | (cp & 0x3f);
     } else {
       if (cp >= 0xd800 && cp <= 0xdfff) {
         const next = i < n ? text.charCodeAt(i) : 0;
         if (cp <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
           i++;
           cp = 0x10000 + ((cp - 0xd800) << 10) + (next - 0xdc00);
-        } else {
-          cp = 0xfffd; // lone surrogate: replaced, as TextEncoder does
+          out[at++] = 0xf0 | (cp >>> 18);
+          out[at++] = 0x80 | ((cp >>> 12) & 0x3f);
+          out[at++] = 0x80 | ((cp >>> 6) & 0x3f);
+          out[at++] = 0x80 | (cp & 0x3f);
+          continue;
         }
+        cp = 0xfffd; // lone surrogate: replaced, as TextEncoder does
       }
-      if (cp < 0x10000) {
-        enc = (0xe0 | (cp >>> 12)) | ((0x80 | ((cp >>> 6) & 0x3f)) << 8) | ((0x80 | (cp & 0x3f)) << 16);
-        len = 3;
-      } else {
-        enc =
-          (0xf0 | (cp >>> 18)) |
-          ((0x80 | ((cp >>> 12) & 0x3f)) << 8) |
-          ((0x80 | ((cp >>> 6) & 0x3f)) << 16) |
-          ((0x80 | (cp & 0x3f)) << 24);
-        len = 4;
-      }
-    }
-    byteLength += len;
-    for (let j = 0; j < len; j++) {
-      block |= (enc & 0xff) << (fill << 3);
-      enc >>>= 8;
-      if (++fill === 4) {
-        h = mixBlock(h, block);
-        block = 0;
-        fill = 0;
-      }
+      out[at++] = 0xe0 | (cp >>> 12);
+      out[at++] = 0x80 | ((cp >>> 6) & 0x3f);
+      out[at++] = 0x80 | (cp & 0x3f);
     }
   }
-  if (fill > 0) h = mixTail(h, block);
-  return finish(h, byteLength);
+  return at;
 }

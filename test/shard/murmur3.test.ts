@@ -89,6 +89,15 @@ describe('murmur3 x86_32', () => {
     );
   });
 
+  it('string path equals the bytes path for long non-ASCII strings (scratch buffer growth)', () => {
+    for (const len of [10, 100, 1000, 5000, 20000]) {
+      const s = 'ab\u00e9\u20ac\u{1f600}x'.repeat(len);
+      expect(murmur3String(s, 3)).toBe(murmur3Bytes(utf8.encode(s), 3));
+      const t = '\u{1f600}'.repeat(len) + '\ud800';
+      expect(murmur3String(t, 3)).toBe(murmur3Bytes(utf8.encode(t), 3));
+    }
+  });
+
   it('string fast path equals the bytes path for any UTF-16 code units, lone surrogates included', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.nat({ max: 0xffffffff }), (s, seed) => {
