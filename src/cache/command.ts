@@ -59,11 +59,19 @@ function validateTtl(ttl: number | undefined): string | null {
 
 /** Why `cmd` is not a valid command, or null when it is. */
 export function validateCommand(cmd: Command): string | null {
+  return validateExceptPutKey(cmd) ?? (cmd.type === 'put' && !isKey(cmd.key) ? 'key must be a well-formed string' : null);
+}
+
+/**
+ * validateCommand without the UTF-8 well-formedness check of a put's key: the
+ * state machine checks it where it computes the key's size, scanning it once.
+ */
+export function validateExceptPutKey(cmd: Command): string | null {
   if (typeof cmd !== 'object' || cmd === null) return 'command must be an object';
   if (!isNonNegInt(cmd.ts)) return 'ts must be a non-negative integer';
   switch (cmd.type) {
     case 'put':
-      if (!isKey(cmd.key)) return 'key must be a well-formed string';
+      if (typeof cmd.key !== 'string') return 'key must be a string';
       if (!isBytes(cmd.value)) return 'value must be a Uint8Array';
       return validateTtl(cmd.ttlMs) ?? validateSession(cmd.session);
     case 'delete':

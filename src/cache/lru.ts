@@ -232,6 +232,8 @@ export class LruCache {
       store.setValue(slot, value, size);
       store.moveToMru(slot);
     } else {
+      // Full: the LRU entry goes anyway; evicting first lets the insert reuse its slot.
+      if (store.size >= this.maxEntries) store.remove(store.lruSlot());
       store.insert(key, value, size);
     }
     while (store.size > this.maxEntries || store.bytes > this.maxBytes) {

@@ -27,7 +27,7 @@
  * as they are, and reads return the stored arrays; neither may be mutated.
  */
 import { strictUtf8Length } from './bytes.js';
-import { CommandCodecError, decodeCommand, DONE, errorResult, validateCommand, valueText } from './command.js';
+import { CommandCodecError, decodeCommand, DONE, errorResult, validateExceptPutKey, valueText } from './command.js';
 import { ExpiryHeap } from './expiry-heap.js';
 import { LruStore } from './lru.js';
 import { SessionTable } from './sessions.js';
@@ -197,7 +197,7 @@ export class CacheStateMachine {
   /** Applies the command of log entry `index` (indexes must increase). */
   apply(index: number, cmd: Command): CommandResult {
     this.beginApply(index);
-    const problem = validateCommand(cmd);
+    const problem = validateExceptPutKey(cmd);
     if (problem !== null) return errorResult('INVALID_COMMAND', problem);
     return this.applyValid(index, cmd);
   }
@@ -247,6 +247,10 @@ export class CacheStateMachine {
   }
 
   private applyWrite(cmd: Exclude<Command, { type: 'clock' | 'register' | 'touch' }>): CommandResult {
+    // put checks its key here (validateExceptPutKey leaves it to us): one UTF-8 scan gives
+    // both well-formedness and the size, and the hot path does it once.
+    const keyBytes = cmd.type === 'put' ? strictUtf8Length(cmd.key) : 0;
+    if (keyBytes < 0) return errorResult('INVALID_COMMAND', 'key must be a well-formed string');
     const session: SessionRef | undefined = cmd.session;
     if (session !== undefined) {
       const earlier = this.sessions.begin(session, this.clock);
@@ -255,7 +259,7 @@ export class CacheStateMachine {
     let result: CommandResult;
     switch (cmd.type) {
       case 'put':
-        result = this.put(cmd.key, cmd.value, cmd.ttlMs);
+        result = this.put(cmd.key, keyBytes, cmd.value, cmd.ttlMs);
         break;
       case 'delete':
         result = { ok: true, kind: 'deleted', existed: this.remove(cmd.key) };
@@ -287,6 +291,9 @@ export class CacheStateMachine {
       store.setValue(slot, value, size);
       store.moveToMru(slot);
     } else {
+      // Full: the LRU entry would be evicted after the insert anyway (same order,
+      // same count); evicting first lets the insert reuse its slot.
+      if (store.size >= this.config.maxEntries) this.evictLru();
       slot = store.insert(key, value, size);
       this.expiry.ensureSlotCapacity(store.capacity);
     }
@@ -297,8 +304,8 @@ export class CacheStateMachine {
     this.evictOverflow();
   }
 
-  private put(key: string, value: Uint8Array, ttlMs: number | undefined): CommandResult {
-    const size = this.entrySize(key, value);
+  private put(key: string, keyBytes: number, value: Uint8Array, ttlMs: number | undefined): CommandResult {
+    const size = keyBytes + value.length + ENTRY_OVERHEAD_BYTES;
     if (size > this.config.maxBytes) return this.tooLarge(size);
     this.write(key, value, size, ttlMs, false);
     return DONE;
@@ -349,12 +356,14 @@ export class CacheStateMachine {
   private evictOverflow(): void {
     const { maxEntries, maxBytes } = this.config;
     const store = this.store;
-    while (store.size > maxEntries || store.bytes > maxBytes) {
-      const slot = store.lruSlot();
-      this.expiry.remove(slot);
-      store.remove(slot);
-      this.evictions++;
-    }
+    while (store.size > maxEntries || store.bytes > maxBytes) this.evictLru();
+  }
+
+  private evictLru(): void {
+    const slot = this.store.lruSlot();
+    this.expiry.remove(slot);
+    this.store.remove(slot);
+    this.evictions++;
   }
 
   private expireDue(): void {
