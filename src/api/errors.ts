@@ -1,0 +1,82 @@
+/** Protocol errors (PROTOCOL.md "Errors") and the mapping from node and cache failures. */
+import type { CommandResult } from '../cache/index.js';
+import { NodeError, nodeName } from '../node/index.js';
+import type { CacheNode } from '../node/index.js';
+
+export type ErrorCode =
+  | 'BAD_REQUEST'
+  | 'UNAUTHORIZED'
+  | 'TOO_LARGE'
+  | 'NOT_LEADER'
+  | 'WRONG_SHARD'
+  | 'OVERLOADED'
+  | 'UNAVAILABLE'
+  | 'TIMEOUT'
+  | 'SESSION_EXPIRED'
+  | 'INTERNAL'
+  // extensions (definite: the state did not change)
+  | 'NOT_INTEGER'
+  | 'OUT_OF_RANGE';
+
+export interface WireError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly definite: boolean;
+  readonly [hint: string]: unknown;
+}
+
+export function wireError(code: ErrorCode, message: string, definite: boolean, hints?: Record<string, unknown>): WireError {
+  return hints === undefined ? { code, message, definite } : { code, message, definite, ...hints };
+}
+
+export const badRequest = (message: string): WireError => wireError('BAD_REQUEST', message, true);
+export const tooLarge = (message: string, limit: number): WireError => wireError('TOO_LARGE', message, true, { limit });
+
+/** NOT_LEADER with the leader's name and URL when known. */
+export function notLeader(node: CacheNode | null, leader: number, message = 'this node is not the leader'): WireError {
+  const known = leader !== 0;
+  return wireError('NOT_LEADER', message, true, {
+    leader: known ? nodeName(leader) : null,
+    leaderUrl: known && node !== null ? node.urlOf(leader) : null,
+  });
+}
+
+/** Maps anything thrown by the node onto a protocol error. */
+export function fromThrown(node: CacheNode | null, e: unknown): WireError {
+  if (e instanceof NodeError) {
+    switch (e.code) {
+      case 'NOT_LEADER':
+        return notLeader(node, e.leader, e.message);
+      case 'OVERLOADED':
+        return wireError('OVERLOADED', e.message, true);
+      case 'UNAVAILABLE':
+        return wireError('UNAVAILABLE', e.message, e.definite);
+      case 'TIMEOUT':
+        return wireError('TIMEOUT', e.message, false);
+      case 'BAD_REQUEST':
+        return badRequest(e.message);
+      case 'CLOSED':
+        return wireError('UNAVAILABLE', e.message, e.definite);
+    }
+  }
+  return wireError('INTERNAL', e instanceof Error ? e.message : String(e), false);
+}
+
+/** Maps a cache command's failure result onto a protocol error. */
+export function fromResult(r: Extract<CommandResult, { ok: false }>, maxBytes: number): WireError {
+  switch (r.code) {
+    case 'TOO_LARGE':
+      return tooLarge(r.message, maxBytes);
+    case 'NOT_INTEGER':
+      return wireError('NOT_INTEGER', r.message, true);
+    case 'OUT_OF_RANGE':
+      return wireError('OUT_OF_RANGE', r.message, true);
+    case 'SESSION_EXPIRED':
+      return wireError('SESSION_EXPIRED', r.message, true);
+    case 'STALE_SEQUENCE':
+      // The seq is older than what the session remembers: it may have been applied before.
+      return wireError('SESSION_EXPIRED', `${r.message} (stale sequence number: may have been applied)`, false);
+    case 'INVALID_COMMAND':
+      return wireError('INTERNAL', r.message, false);
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Request frames of the client protocol (PROTOCOL.md), validated with zod at
+ * the edge. Unknown extra fields are ignored (forward compatibility); a wrong
+ * type or a missing field is a BAD_REQUEST whose message names the field.
+ * Size limits (key/value bytes) are checked after parsing, in requests.ts,
+ * because they depend on the configured limits and give TOO_LARGE.
+ */
+import { z } from 'zod';
+
+const id = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const key = z.string().min(1, 'must be a non-empty string');
+const encoding = z.enum(['utf8', 'base64']).optional();
+const ttlMs = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional();
+const session = z.object({
+  /** Decimal id from `register`. */
+  client: z.string().regex(/^[1-9][0-9]{0,15}$/, 'must be the decimal client id returned by register'),
+  seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  firstIncomplete: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+});
+const consistency = z.enum(['linearizable', 'lease', 'stale']).optional();
+
+export const requestSchemas = {
+  hello: z.object({ id, op: z.literal('hello'), token: z.string().optional(), client: z.string().optional() }),
+  get: z.object({ id, op: z.literal('get'), key, consistency, encoding }),
+  put: z.object({ id, op: z.literal('put'), key, value: z.string(), ttlMs, session: session.optional(), encoding }),
+  delete: z.object({ id, op: z.literal('delete'), key, session: session.optional() }),
+  cas: z.object({
+    id,
+    op: z.literal('cas'),
+    key,
+    expected: z.string().nullable(),
+    value: z.string().nullable(),
+    ttlMs,
+    session: session.optional(),
+    encoding,
+  }),
+  incr: z.object({
+    id,
+    op: z.literal('incr'),
+    key,
+    by: z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER).optional(),
+    session: session.optional(),
+  }),
+  mget: z.object({ id, op: z.literal('mget'), keys: z.array(key).min(1), consistency, encoding }),
+  mput: z.object({
+    id,
+    op: z.literal('mput'),
+    entries: z.array(z.object({ key, value: z.string(), ttlMs })).min(1),
+    session: session.optional(),
+    encoding,
+  }),
+  register: z.object({ id, op: z.literal('register') }),
+  status: z.object({ id, op: z.literal('status') }),
+  map: z.object({ id, op: z.literal('map') }),
+} as const;
+
+export type Op = keyof typeof requestSchemas;
+export type Request = { [K in Op]: z.output<(typeof requestSchemas)[K]> }[Op];
+export type RequestOf<K extends Op> = z.output<(typeof requestSchemas)[K]>;
+export type SessionField = z.output<typeof session>;
+
+export function isOp(op: unknown): op is Op {
+  return typeof op === 'string' && Object.prototype.hasOwnProperty.call(requestSchemas, op);
+}
+
+function pathText(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
+  return out === '' ? 'frame' : out;
+}
+
+/** Validates a parsed frame for `op`: the request, or the message of the first problem ("key: …"). */
+export function parseRequest(op: Op, frame: unknown): { ok: true; req: Request } | { ok: false; message: string } {
+  const r = requestSchemas[op].safeParse(frame);
+  if (r.success) return { ok: true, req: r.data };
+  const issue = r.error.issues[0];
+  return { ok: false, message: issue === undefined ? 'invalid request' : `${pathText(issue.path)}: ${issue.message}` };
+}

@@ -1,0 +1,306 @@
+/**
+ * The client API server: one HTTP server on the client port serving
+ *   - the WebSocket protocol at /v1 (PROTOCOL.md),
+ *   - GET /health (200 + status JSON when running, 503 while starting or failed),
+ *   - GET /metrics (Prometheus text format).
+ * Bad input gets an error frame and never disturbs other requests or sockets.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { RawData } from 'ws';
+import { MetricsText, nodeName } from '../node/index.js';
+import type { CacheNode, Logger } from '../node/index.js';
+import { badRequest, wireError } from './errors.js';
+import { isOp, parseRequest } from './schema.js';
+import { errorResponse, execute, MAP_VERSION, PROTOCOL_VERSION, statusFields } from './requests.js';
+import type { Limits, Response } from './requests.js';
+
+export const CLIENT_PATH = '/v1';
+/** WebSocket close codes. */
+export const CLOSE_POLICY = 1008;
+export const CLOSE_TOO_BIG = 1009;
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_TRY_AGAIN = 1013;
+/** Unread response bytes a client socket may hold before it is closed (1013). */
+const MAX_BUFFERED_BYTES = 64 << 20;
+
+export interface ApiServerOptions {
+  readonly host: string;
+  /** 0 picks a free port (read it back from `address`). */
+  readonly port: number;
+  readonly maxFrameBytes: number;
+  readonly limits: Limits;
+  /** When set, clients must authenticate (hello frame or Authorization: Bearer). */
+  readonly token?: string | undefined;
+  readonly logger: Logger;
+}
+
+interface ClientState {
+  authed: boolean;
+  /** The TCP socket under the WebSocket: corked for the rest of a turn once a response is sent. */
+  readonly socket: Duplex;
+  corked: boolean;
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+function rawText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
+
+function uncork(state: ClientState): void {
+  state.corked = false;
+  state.socket.uncork();
+}
+
+export class ApiServer {
+  private readonly opts: ApiServerOptions;
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private readonly clients = new Set<WebSocket>();
+  private readonly tokenDigest: Buffer | null;
+  private node: CacheNode | null = null;
+  private boundPort = 0;
+  private closed = false;
+  private connectionsTotal = 0;
+  private readonly requestsByOp = new Map<string, number>();
+  private readonly errorsByCode = new Map<string, number>();
+
+  private constructor(opts: ApiServerOptions) {
+    this.opts = opts;
+    this.tokenDigest = opts.token === undefined ? null : digest(opts.token);
+    this.http = createServer((req, res) => this.onHttp(req, res));
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
+    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+  }
+
+  /** Starts listening. The node can be attached later (until then /health answers 503). */
+  static async listen(opts: ApiServerOptions): Promise<ApiServer> {
+    const s = new ApiServer(opts);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      s.http.once('error', onError);
+      s.http.listen(opts.port, opts.host, () => {
+        s.http.off('error', onError);
+        resolve();
+      });
+    });
+    const addr = s.http.address();
+    if (addr === null || typeof addr === 'string') throw new Error('unexpected server address');
+    s.boundPort = addr.port;
+    return s;
+  }
+
+  attach(node: CacheNode): void {
+    this.node = node;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get url(): string {
+    const h = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
+    return `ws://${h}:${this.boundPort}${CLIENT_PATH}`;
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  private onHttp(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { 'content-type': 'text/plain' }).end('method not allowed\n');
+      return;
+    }
+    const node = this.node;
+    if (path === '/health') {
+      if (node === null || !node.healthy) {
+        res.writeHead(503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ status: node === null ? 'starting' : 'failed' })}\n`);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ status: 'ok', ...statusFields(node) })}\n`);
+      return;
+    }
+    if (path === '/metrics') {
+      const out = node === null ? new MetricsText() : node.metricsText();
+      this.renderMetrics(out);
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(out.toString());
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /v1 (WebSocket), /health, /metrics\n');
+  }
+
+  private renderMetrics(out: MetricsText): void {
+    out.sample('raftcache_api_connections', 'gauge', 'Open client WebSocket connections.', this.clients.size);
+    out.sample('raftcache_api_connections_total', 'counter', 'Client WebSocket connections accepted.', this.connectionsTotal);
+    for (const [op, n] of this.requestsByOp) out.sample('raftcache_api_requests_total', 'counter', 'Client requests by op.', n, `op="${op}"`);
+    for (const [code, n] of this.errorsByCode) out.sample('raftcache_api_errors_total', 'counter', 'Error responses by code.', n, `code="${code}"`);
+  }
+
+  // ---------------------------------------------------------------- WebSocket
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== CLIENT_PATH || this.closed) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, req, socket));
+  }
+
+  private onConnection(ws: WebSocket, req: IncomingMessage, socket: Duplex): void {
+    this.clients.add(ws);
+    this.connectionsTotal++;
+    const state: ClientState = { authed: this.tokenDigest === null || this.headerTokenOk(req), socket, corked: false };
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onFrame(ws, state, data, isBinary));
+    ws.on('error', (err: Error) => {
+      // e.g. a frame over maxPayload: ws closes the socket with 1009 itself.
+      this.opts.logger.debug({ err: err.message }, 'client socket error');
+    });
+    ws.on('close', () => this.clients.delete(ws));
+  }
+
+  private headerTokenOk(req: IncomingMessage): boolean {
+    const h = req.headers.authorization;
+    if (typeof h !== 'string' || !h.startsWith('Bearer ')) return false;
+    return this.tokenOk(h.slice(7));
+  }
+
+  private tokenOk(token: unknown): boolean {
+    if (this.tokenDigest === null) return true;
+    if (typeof token !== 'string') return false;
+    return timingSafeEqual(digest(token), this.tokenDigest);
+  }
+
+  /**
+   * Sends one response frame. All responses to a socket in one event-loop turn
+   * leave in one write: the socket is corked on the first and uncorked by
+   * setImmediate (a Ready applies hundreds of writes at once).
+   */
+  private send(ws: WebSocket, state: ClientState, r: Response): void {
+    if (!r.ok) this.errorsByCode.set(r.error.code, (this.errorsByCode.get(r.error.code) ?? 0) + 1);
+    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      // The client does not read its responses: drop it rather than buffer without bound.
+      ws.close(CLOSE_TRY_AGAIN, 'too many unread responses');
+      return;
+    }
+    if (!state.corked) {
+      state.corked = true;
+      state.socket.cork();
+      setImmediate(uncork, state);
+    }
+    ws.send(JSON.stringify(r));
+  }
+
+  private onFrame(ws: WebSocket, state: ClientState, data: RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.send(ws, state, errorResponse(null, badRequest('frame: binary frames are not accepted; send JSON text')));
+      return;
+    }
+    let frame: unknown;
+    try {
+      frame = JSON.parse(rawText(data));
+    } catch (e) {
+      this.send(ws, state, errorResponse(null, badRequest(`frame: invalid JSON (${e instanceof Error ? e.message : String(e)})`)));
+      return;
+    }
+    if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
+      this.send(ws, state, errorResponse(null, badRequest('frame: must be a JSON object')));
+      return;
+    }
+    const f = frame as Record<string, unknown>;
+    const rawId = f['id'];
+    if (typeof rawId !== 'number' || !Number.isSafeInteger(rawId) || rawId < 0) {
+      this.send(ws, state, errorResponse(null, badRequest('id: must be a non-negative integer')));
+      return;
+    }
+    const id = rawId;
+    const op = f['op'];
+    if (!isOp(op)) {
+      this.count(typeof op === 'string' ? 'unknown' : 'missing');
+      const msg = op === undefined ? 'op: missing' : `op: unknown op ${JSON.stringify(op)}`;
+      this.send(ws, state, errorResponse(id, badRequest(msg)));
+      return;
+    }
+    this.count(op);
+    const parsed = parseRequest(op, frame);
+    if (!state.authed) {
+      const ok = parsed.ok && parsed.req.op === 'hello' && this.tokenOk(parsed.req.token);
+      if (!ok) {
+        this.send(ws, state, errorResponse(id, wireError('UNAUTHORIZED', 'a hello frame with the cluster token must come first', true)));
+        ws.close(CLOSE_POLICY, 'unauthorized');
+        return;
+      }
+      state.authed = true;
+    }
+    if (!parsed.ok) {
+      this.send(ws, state, errorResponse(id, badRequest(parsed.message)));
+      return;
+    }
+    const req = parsed.req;
+    const node = this.node;
+    if (req.op === 'hello') {
+      if (!this.tokenOk(req.token)) {
+        this.send(ws, state, errorResponse(id, wireError('UNAUTHORIZED', 'wrong token', true)));
+        ws.close(CLOSE_POLICY, 'unauthorized');
+        return;
+      }
+      this.send(ws, state, {
+        id,
+        ok: true,
+        node: node === null ? null : nodeName(node.id),
+        version: PROTOCOL_VERSION,
+        mapVersion: MAP_VERSION,
+      });
+      return;
+    }
+    if (node === null) {
+      this.send(ws, state, errorResponse(id, wireError('UNAVAILABLE', 'node is starting', true)));
+      return;
+    }
+    let result: Response | Promise<Response>;
+    try {
+      result = execute(node, req, this.opts.limits);
+    } catch (e) {
+      this.opts.logger.error({ err: e instanceof Error ? (e.stack ?? e.message) : String(e), op }, 'request failed');
+      result = errorResponse(id, wireError('INTERNAL', e instanceof Error ? e.message : String(e), false));
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (r) => this.send(ws, state, r),
+        (e: unknown) => {
+          this.opts.logger.error({ err: String(e), op }, 'request failed');
+          this.send(ws, state, errorResponse(id, wireError('INTERNAL', String(e), false)));
+        },
+      );
+    } else {
+      this.send(ws, state, result);
+    }
+  }
+
+  private count(op: string): void {
+    this.requestsByOp.set(op, (this.requestsByOp.get(op) ?? 0) + 1);
+  }
+
+  /** Closes every client socket (1001) and stops listening. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const ws of this.clients) ws.close(CLOSE_GOING_AWAY, 'server shutting down');
+    await new Promise<void>((resolve) => {
+      this.http.close(() => resolve());
+      this.http.closeAllConnections();
+      setTimeout(() => {
+        for (const ws of this.clients) ws.terminate();
+      }, 200).unref();
+    });
+  }
+}
