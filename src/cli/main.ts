@@ -14,8 +14,36 @@ const commands: Record<string, { summary: string; load: () => Promise<Entry> }> 
     summary: 'the deterministic Raft simulation: --seeds N --nodes 3|5 --steps N [--first-seed S] [--verbose]',
     load: async () => (await import('../sim/cli.js')).main,
   },
+  start: {
+    summary: 'run one node: --id N --data DIR --listen H:P --peer-listen H:P --members ID=H:P/PP,... --secret S',
+    load: async () => (await import('./start.js')).main,
+  },
+  dev: {
+    summary: 'a local cluster in one command: [--nodes 3] [--dir ./data] [--base-port 7001] [--demo [--exit]]',
+    load: async () => (await import('./dev.js')).main,
+  },
+  put: {
+    summary: 'put KEY VALUE [--ttl MS] --endpoints HOST:PORT,...',
+    load: async () => (await import('./kv.js')).putMain,
+  },
+  get: {
+    summary: 'get KEY [--consistency linearizable|lease|stale] --endpoints HOST:PORT,... (prints the value alone)',
+    load: async () => (await import('./kv.js')).getMain,
+  },
+  del: {
+    summary: 'del KEY --endpoints HOST:PORT,...',
+    load: async () => (await import('./kv.js')).delMain,
+  },
+  cas: {
+    summary: 'cas KEY EXPECTED NEW [--expect-absent] [--delete] --endpoints HOST:PORT,...',
+    load: async () => (await import('./kv.js')).casMain,
+  },
+  status: {
+    summary: 'a table of the nodes (id, role, term, commit, applied, address, pid): --endpoints HOST:PORT,... [--json]',
+    load: async () => (await import('./status.js')).main,
+  },
   bench: {
-    summary: 'benchmarks: bench lru | ring | checker [--json]',
+    summary: 'benchmarks: bench lru | ring | checker [--json]; bench --endpoints HOST:PORT,... | --dev (cluster load)',
     load: async () => benchMain,
   },
 };
@@ -27,10 +55,12 @@ const benches: Record<string, () => Promise<Entry>> = {
 };
 
 async function benchMain(argv: string[]): Promise<number> {
+  // `bench --endpoints …` / `bench --dev …`: the cluster benchmark
+  if (argv[0]?.startsWith('--') === true) return (await import('../bench/cluster.js')).main(argv);
   const [name, ...rest] = argv;
   const load = name === undefined ? undefined : benches[name];
   if (load === undefined) {
-    process.stderr.write(`usage: raftcache bench <${Object.keys(benches).join('|')}> [--json]\n`);
+    process.stderr.write(`usage: raftcache bench <${Object.keys(benches).join('|')}> [--json]\n       raftcache bench --endpoints HOST:PORT,... [--clients 64] [--duration 10] ... | --dev\n`);
     return 2;
   }
   return (await load())(rest);

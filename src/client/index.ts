@@ -1,0 +1,14 @@
+/** The TypeScript client of raftcache: public surface. */
+export { RaftcacheClient } from './client.js';
+export type {
+  RaftcacheClientOptions,
+  ReadOptions,
+  WriteOptions,
+  CasResult,
+  MputEntry,
+  NodeStatusResult,
+} from './client.js';
+export { RaftcacheError, isRaftcacheError } from './errors.js';
+export type { ErrorCode, KnownErrorCode } from './errors.js';
+export { endpointUrl, parseEndpoints, httpBase, toNodeStatus } from './protocol.js';
+export type { Consistency, NodeStatus, Member } from './protocol.js';
