@@ -1,6 +1,21 @@
 export * from './types.js';
 export { RawNode } from './raw-node.js';
 export { MemoryStorage } from './memory-storage.js';
-export { majorityCommittedIndex, majorityVoteResult } from './quorum.js';
-export type { VoteResult } from './quorum.js';
+export { majorityCommittedIndex, majorityVoteResult, jointCommittedIndex, jointVoteResult } from './quorum.js';
+export type { JointConfig, VoteResult } from './quorum.js';
+export {
+  encodeConfChange,
+  decodeConfChange,
+  applyConfChange,
+  validateConfChange,
+  isJoint,
+  isVoter,
+  members,
+  sameConf,
+  LEAVE_JOINT,
+} from './confchange.js';
 export type { ProgressState } from './progress.js';
+export { SnapshotSender, SnapshotReceiver } from './snapshot-transfer.js';
+export type { SnapChunk, SnapChunkAck } from './snapshot-transfer.js';
+export { shouldCompact, compactionPoint, DEFAULT_COMPACTION_POLICY } from './compaction.js';
+export type { CompactionPolicy, LogStats } from './compaction.js';

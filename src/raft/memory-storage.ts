@@ -111,6 +111,8 @@ export class MemoryStorage implements Storage {
     if (index <= this.snap.metadata.index) return this.snap;
     if (index > this.lastIndex()) throw new UnavailableError(index);
     this.snap = { metadata: { index, term: this.term(index), conf: conf ? copyConf(conf) : this.conf }, data };
+    // initialState().conf is the membership as of the snapshot: the core replays later conf entries.
+    this.conf = this.snap.metadata.conf;
     return this.snap;
   }
 
@@ -144,5 +146,7 @@ function isConfState(c: ConfState | readonly NodeId[]): c is ConfState {
 }
 
 function copyConf(c: ConfState): ConfState {
-  return { voters: [...c.voters], learners: [...c.learners] };
+  const out: ConfState = { voters: [...c.voters], learners: [...c.learners] };
+  if (!c.votersOutgoing || c.votersOutgoing.length === 0) return out;
+  return { ...out, votersOutgoing: [...c.votersOutgoing], autoLeave: c.autoLeave ?? false };
 }

@@ -33,7 +33,7 @@ export class Progress {
     next: number,
     maxInflightMsgs: number,
     maxInflightBytes: number,
-    readonly isLearner: boolean,
+    public isLearner: boolean,
   ) {
     this.next = next;
     this.inflights = new Inflights(maxInflightMsgs, maxInflightBytes);

@@ -44,3 +44,29 @@ export function majorityVoteResult(voters: readonly NodeId[], votes: ReadonlyMap
   if (n - rejected < q) return 'lost';
   return 'pending';
 }
+
+/** A joint configuration: `outgoing` is empty unless a joint change is in progress. */
+export interface JointConfig {
+  readonly incoming: readonly NodeId[];
+  readonly outgoing: readonly NodeId[];
+}
+
+/**
+ * Joint commit index: the min of both majorities' (an empty half does not
+ * constrain). With no voters at all nothing commits (0).
+ */
+export function jointCommittedIndex(cfg: JointConfig, matchOf: (id: NodeId) => number, scratch: number[] = []): number {
+  if (cfg.incoming.length === 0 && cfg.outgoing.length === 0) return 0;
+  const a = majorityCommittedIndex(cfg.incoming, matchOf, scratch);
+  const b = majorityCommittedIndex(cfg.outgoing, matchOf, scratch);
+  return Math.min(a, b);
+}
+
+/** Joint vote: won when both halves won, lost when either lost, else pending. */
+export function jointVoteResult(cfg: JointConfig, votes: ReadonlyMap<NodeId, boolean>): VoteResult {
+  const a = majorityVoteResult(cfg.incoming, votes);
+  const b = majorityVoteResult(cfg.outgoing, votes);
+  if (a === 'won' && b === 'won') return 'won';
+  if (a === 'lost' || b === 'lost') return 'lost';
+  return 'pending';
+}

@@ -31,9 +31,15 @@
  *    the progress waits in 'snapshot' state until the follower acks it, or re-probes
  *    after an election timeout (the snapshot may have been lost).
  *  - Leader stickiness ignores (does not answer) the (pre-)vote requests, as etcd does.
+ *  - Membership: joint consensus (confchange.ts). A conf entry takes effect when the
+ *    core hands it out in Ready.committedEntries (applyCommittedConf); every quorum
+ *    (commit, votes, ReadIndex, CheckQuorum) is the joint one. One change at a time;
+ *    the leader leaves a joint config itself; a leader outside C_new takes no
+ *    proposals and hands leadership to a voter of C_new once C_new is in effect.
  */
 import { CompactedError, NONE } from './types.js';
 import type {
+  ConfChange,
   ConfState,
   Entry,
   HardState,
@@ -57,8 +63,18 @@ import type {
 } from './types.js';
 import { RaftLog, entriesBytes } from './log.js';
 import { Progress } from './progress.js';
-import { majorityCommittedIndex, majorityVoteResult } from './quorum.js';
-import type { VoteResult } from './quorum.js';
+import { jointCommittedIndex, jointVoteResult } from './quorum.js';
+import type { JointConfig, VoteResult } from './quorum.js';
+import {
+  applyConfChange,
+  decodeConfChange,
+  encodeConfChange,
+  isVoter,
+  replayConfChanges,
+  sameConf,
+  validateConfChange,
+  LEAVE_JOINT,
+} from './confchange.js';
 import { ReadOnly } from './read-only.js';
 import type { ReadRequest } from './read-only.js';
 
@@ -74,11 +90,22 @@ export class Raft {
   role: Role = 'follower';
   readonly log: RaftLog;
 
+  /** Voters (C_new during a joint change). */
   voters: NodeId[] = [];
+  /** C_old during a joint change, else empty. */
+  votersOutgoing: NodeId[] = [];
   learners: NodeId[] = [];
+  /** Joint configuration to be left automatically by the leader. */
+  autoLeave = false;
+  /** Leader: index of the last conf entry it appended (or its last index when elected); no new change until applied past it. */
+  pendingConfIndex = 0;
   readonly progress = new Map<NodeId, Progress>();
   private readonly votes = new Map<NodeId, boolean>();
 
+  /** Index of the last conf entry (or snapshot) whose membership is in effect. */
+  private confIndex = 0;
+  /** A snapshot installed since the last Ready changed the membership (Ready.confState). */
+  restoredConf = false;
   /** Outgoing messages, handed out by the next Ready. */
   msgs: Message[] = [];
   /** Confirmed reads waiting until applied reaches their index. */
@@ -119,7 +146,23 @@ export class Raft {
       if (this.log.applied > this.log.lastIndex()) throw new Error('raft: applied beyond the last index');
       this.log.committed = this.log.applied;
     }
-    this.applyConf(conf);
+    // `conf` is the membership as of the snapshot. The conf entries up to the
+    // persisted commit index are replayed now, so the membership never goes back
+    // across a restart (it was in effect before the crash: a conf entry is only
+    // handed out in a Ready whose hard state already covers it). They are not
+    // applied again when handed out once more in Ready.committedEntries.
+    // (The log may keep entries behind the snapshot: replay from the snapshot's index.)
+    let start = conf;
+    const confBase = Math.max(snapIndex, storage.snapshot().metadata.index);
+    this.confIndex = confBase;
+    if (this.log.committed > confBase) {
+      const ents = this.log.slice(confBase + 1, this.log.committed + 1, Number.POSITIVE_INFINITY);
+      const confs = ents.filter((e) => e.type === 'conf');
+      start = replayConfChanges(conf, confs.map((e) => e.data));
+      const last = confs[confs.length - 1];
+      if (last) this.confIndex = last.index;
+    }
+    this.applyConf(start);
     this.term = hardState.term;
     this.vote = hardState.vote;
     this.becomeFollower(this.term, NONE);
@@ -136,24 +179,55 @@ export class Raft {
   }
 
   private promotable(): boolean {
-    return this.voters.includes(this.id);
+    return this.voters.includes(this.id) || this.votersOutgoing.includes(this.id);
+  }
+
+  /** The membership in use. */
+  confState(): ConfState {
+    const c: ConfState = { voters: [...this.voters], learners: [...this.learners] };
+    if (this.votersOutgoing.length === 0) return c;
+    return { ...c, votersOutgoing: [...this.votersOutgoing], autoLeave: this.autoLeave };
+  }
+
+  jointConfig(): JointConfig {
+    return { incoming: this.voters, outgoing: this.votersOutgoing };
+  }
+
+  /** Every voter of either half (each once). */
+  private allVoters(): NodeId[] {
+    if (this.votersOutgoing.length === 0) return this.voters;
+    const out = [...this.voters];
+    for (const id of this.votersOutgoing) if (!out.includes(id)) out.push(id);
+    return out;
+  }
+
+  private isMember(id: NodeId): boolean {
+    return this.progress.has(id);
   }
 
   private applyConf(conf: ConfState): void {
     this.voters = [...conf.voters];
+    this.votersOutgoing = [...(conf.votersOutgoing ?? [])];
     this.learners = [...conf.learners];
-    const members = new Set<NodeId>([...this.voters, ...this.learners]);
+    this.autoLeave = this.votersOutgoing.length > 0 && (conf.autoLeave ?? false);
+    const members = new Set<NodeId>([...this.voters, ...this.votersOutgoing, ...this.learners]);
     for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id);
     const next = this.log.lastIndex() + 1;
     for (const id of members) {
-      if (!this.progress.has(id)) {
-        this.progress.set(id, this.newProgress(id, next));
+      const pr = this.progress.get(id);
+      if (pr) {
+        pr.isLearner = !isVoter(conf, id);
+        continue;
       }
+      const fresh = this.newProgress(id, next);
+      if (id === this.id) fresh.match = this.log.persistedLastIndex();
+      fresh.recentActive = true; // a new member gets a grace period (and may be sent a snapshot at once)
+      this.progress.set(id, fresh);
     }
   }
 
   private newProgress(id: NodeId, next: number): Progress {
-    return new Progress(next, this.cfg.maxInflightMsgs, this.cfg.maxInflightBytes, this.learners.includes(id));
+    return new Progress(next, this.cfg.maxInflightMsgs, this.cfg.maxInflightBytes, !this.voters.includes(id) && !this.votersOutgoing.includes(id));
   }
 
   private electionTimeout(): number {
@@ -220,8 +294,12 @@ export class Raft {
       self.next = this.log.lastIndex() + 1;
       self.recentActive = true;
     }
+    // No membership change until everything in our log, our no-op included, is
+    // applied: a conf entry of an earlier term may be in it, and an entry of our
+    // term must commit first (the known fix for single-server changes; with joint
+    // consensus it keeps one change at a time).
     // The no-op: commits the new term (and so everything before it). Exempt from the cap.
-    this.appendEntries([{ term: this.term, index: 0, type: 'normal', data: EMPTY }]);
+    this.pendingConfIndex = this.appendEntries([{ term: this.term, index: 0, type: 'normal', data: EMPTY }]);
   }
 
   // ---------------------------------------------------------------- ticks
@@ -249,6 +327,7 @@ export class Raft {
         return;
       }
       if (this.leadTransferee !== NONE) this.leadTransferee = NONE; // transfer took too long: abort
+      this.handOverIfRemoved();
     }
     for (const pr of this.progress.values()) if (pr.state === 'snapshot') pr.snapshotTicks++;
     if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
@@ -260,12 +339,12 @@ export class Raft {
   /** CheckQuorum: did a majority talk to us since the last check? Resets the marks. */
   private quorumActive(): boolean {
     const active = new Map<NodeId, boolean>();
-    for (const id of this.voters) {
+    for (const id of this.allVoters()) {
       const pr = this.progress.get(id);
       if (id === this.id || pr?.recentActive) active.set(id, true);
     }
     for (const [id, pr] of this.progress) if (id !== this.id) pr.recentActive = false;
-    return majorityVoteResult(this.voters, active) === 'won';
+    return jointVoteResult(this.jointConfig(), active) === 'won';
   }
 
   // ---------------------------------------------------------------- elections
@@ -274,6 +353,9 @@ export class Raft {
   hup(reason: 'election-timeout' | 'campaign' | 'transfer'): void {
     if (this.role === 'leader') return;
     if (!this.promotable()) return;
+    // A committed membership change not yet in effect: campaigning under the old
+    // membership could win with the wrong quorum (etcd refuses the same way).
+    if (this.hasUnappliedConf()) return;
     if (reason === 'transfer') this.campaign('transfer');
     else if (this.cfg.preVote) this.campaign('pre-election');
     else this.campaign('election');
@@ -299,7 +381,7 @@ export class Raft {
     }
     const index = this.log.lastIndex();
     const logTerm = this.log.lastTerm();
-    for (const id of this.voters) {
+    for (const id of this.allVoters()) {
       if (id === this.id) continue;
       this.send({ type: voteType, from: this.id, to: id, term, index, logTerm, transfer: kind === 'transfer' });
     }
@@ -307,13 +389,19 @@ export class Raft {
 
   private poll(id: NodeId, granted: boolean): VoteResult {
     if (!this.votes.has(id)) this.votes.set(id, granted);
-    return majorityVoteResult(this.voters, this.votes);
+    return jointVoteResult(this.jointConfig(), this.votes);
   }
 
   // ---------------------------------------------------------------- step
 
   step(m: Message): void {
     if (m.to !== this.id || m.from === this.id) return;
+    if (this.progress.size > 0 && !this.isMember(m.from) && this.ignoreNonMember(m)) {
+      // Not answered, but with no leader we still move to its term: a node that stays
+      // behind campaigns in terms whose votes are already cast (found by the fuzz test).
+      if (m.type === 'vote' && m.term > this.term && this.lead === NONE && this.role !== 'leader') this.becomeFollower(m.term, NONE);
+      return;
+    }
     if (m.term > this.term) {
       if (m.type === 'vote' || m.type === 'pre-vote') {
         const inLease =
@@ -332,13 +420,20 @@ export class Raft {
         this.becomeFollower(m.term, NONE);
       }
     } else if (m.term < this.term) {
-      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'heartbeat' || m.type === 'app')) {
+      if (m.type === 'heartbeat' || m.type === 'app') {
         // A stale leader (or a node back from a partition): tell it our term so it
         // steps down; otherwise it could keep its followers from electing anyone.
+        // Always (not only with CheckQuorum/PreVote as in etcd): after membership
+        // changes our vote requests may never reach that leader, so this answer is
+        // the only way it learns of our term (found by the membership fuzz test).
         this.send({ type: 'app-resp', from: this.id, to: m.from, term: this.term, index: 0, reject: false, rejectHint: 0, logTerm: 0 });
-      } else if (m.type === 'pre-vote') {
-        // Reject with our term so a node stuck pre-voting at a stale term catches up.
-        this.send({ type: 'pre-vote-resp', from: this.id, to: m.from, term: this.term, reject: true });
+      } else if (m.type === 'pre-vote' || m.type === 'vote') {
+        // Reject with our term so a candidate at a stale term catches up (as in the
+        // paper; etcd answers only pre-votes). After membership changes a node with a
+        // stale configuration may keep raising its term without ever asking the
+        // candidates that need its vote: this answer is how they learn its term.
+        const type = m.type === 'vote' ? 'vote-resp' : 'pre-vote-resp';
+        this.send({ type, from: this.id, to: m.from, term: this.term, reject: true });
       }
       return;
     }
@@ -359,6 +454,20 @@ export class Raft {
         this.stepFollower(m);
         return;
     }
+  }
+
+  /**
+   * A node outside our configuration (e.g. removed, and not aware of it) must not
+   * disrupt us: its (pre-)vote requests are ignored unless its log is at least as
+   * up to date as ours (then it may be a member of a configuration we have not
+   * applied yet, and ignoring it could block every election), and so is any other
+   * message of a higher term except a leader's (a new leader may likewise be in a
+   * configuration we have not applied yet).
+   */
+  private ignoreNonMember(m: Message): boolean {
+    if (m.type === 'vote' || m.type === 'pre-vote') return !this.log.isUpToDate(m.index, m.logTerm);
+    if (m.term > this.term) return !(m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap');
+    return false;
   }
 
   private handleVote(m: MsgVote): void {
@@ -487,6 +596,13 @@ export class Raft {
       this.sendAppResp(m.from, this.log.committed);
       return;
     }
+    if (m.index === 0 && m.entries.length > 0 && this.progress.size === 0) {
+      // A blank node (no membership at all) cannot rebuild the membership from the
+      // log alone (the bootstrap membership is not in it): it waits for a snapshot.
+      // Reject "index 0", which a normal log always matches: the leader sends one.
+      this.send({ type: 'app-resp', from: this.id, to: m.from, term: this.term, index: 0, reject: true, rejectHint: 0, logTerm: 0 });
+      return;
+    }
     const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
     if (lastNew !== null) {
       this.sendAppResp(m.from, lastNew);
@@ -533,6 +649,8 @@ export class Raft {
     }
     this.log.restore(s);
     this.applyConf(s.metadata.conf);
+    this.confIndex = index;
+    this.restoredConf = true;
     return true;
   }
 
@@ -543,6 +661,12 @@ export class Raft {
     if (!pr) return;
     pr.recentActive = true;
     if (m.reject) {
+      if (m.index === 0) {
+        // A blank node asks for a snapshot (see handleAppend); without one yet, retry on the next heartbeat.
+        if (pr.state !== 'snapshot' && this.log.snapshot().metadata.index > 0) this.sendSnapshot(m.from, pr);
+        else pr.probeSent = true;
+        return;
+      }
       let nextProbe = m.rejectHint;
       if (m.logTerm > 0) nextProbe = this.log.findConflictByTerm(m.rejectHint, m.logTerm).index;
       if (pr.maybeDecrTo(m.index, nextProbe)) {
@@ -587,14 +711,14 @@ export class Raft {
     if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex()) this.sendAppendLoop(m.from);
     if (m.context !== '') {
-      const round = this.readOnly.recvAck(m.from, m.context, this.voters);
+      const round = this.readOnly.recvAck(m.from, m.context, this.jointConfig());
       if (round) this.finishReadRound(round.requests, round.index);
     }
   }
 
   /** Leader: advance commit to what a majority of voters (by persisted match) holds, if of this term. */
   private maybeCommit(): boolean {
-    const mci = majorityCommittedIndex(this.voters, this.matchOf, this.commitScratch);
+    const mci = jointCommittedIndex(this.jointConfig(), this.matchOf, this.commitScratch);
     return this.log.maybeCommit(mci, this.term);
   }
 
@@ -702,6 +826,7 @@ export class Raft {
     if (this.role !== 'leader') return { ok: false, reason: 'NOT_LEADER', leader: this.lead };
     if (this.leadTransferee !== NONE) return { ok: false, reason: 'DROPPED', leader: this.lead };
     if (!this.progress.has(this.id)) return { ok: false, reason: 'DROPPED', leader: this.lead };
+    if (this.leaving()) return { ok: false, reason: 'DROPPED', leader: this.lead };
     const size = data.byteLength;
     const cap = this.cfg.maxUncommittedBytes;
     if (cap > 0 && this.uncommittedSize > 0 && size > 0 && this.uncommittedSize + size > cap) {
@@ -711,6 +836,115 @@ export class Raft {
     this.uncommittedSize += size;
     this.needBroadcast = true;
     return { ok: true, index: e, term: this.term };
+  }
+
+  proposeConfChange(cc: ConfChange): ProposeResult {
+    if (this.role !== 'leader') return { ok: false, reason: 'NOT_LEADER', leader: this.lead };
+    if (this.leadTransferee !== NONE) return { ok: false, reason: 'DROPPED', leader: this.lead };
+    if (!this.progress.has(this.id)) return { ok: false, reason: 'DROPPED', leader: this.lead };
+    if (this.leaving()) return { ok: false, reason: 'DROPPED', leader: this.lead };
+    if (this.pendingConfIndex > this.log.applying) return { ok: false, reason: 'CONF_CHANGE_PENDING', leader: this.lead };
+    if (this.votersOutgoing.length > 0) {
+      // Only the leader's own leave-joint entry may follow an enter-joint one.
+      return { ok: false, reason: 'CONF_CHANGE_PENDING', leader: this.lead };
+    }
+    if (validateConfChange(this.confState(), cc) !== null) return { ok: false, reason: 'INVALID_CONF_CHANGE', leader: this.lead };
+    return this.appendConfChange(cc);
+  }
+
+  /**
+   * A leader outside C_new (it is removing itself) takes no new proposals: its log
+   * then ends with its no-op or the leave-joint entry, which every voter of C_new
+   * that could lead after it holds, so its vote (still needed by voters that do
+   * not know C_new is committed) never blocks them, even after a crash.
+   */
+  private leaving(): boolean {
+    return !this.voters.includes(this.id);
+  }
+
+  private appendConfChange(cc: ConfChange): ProposeResult {
+    const data = encodeConfChange(cc);
+    const index = this.appendEntries([{ term: this.term, index: 0, type: 'conf', data }]);
+    this.uncommittedSize += data.byteLength;
+    this.pendingConfIndex = index;
+    return { ok: true, index, term: this.term };
+  }
+
+  /**
+   * Applies the conf entries among `ents` (committed entries being handed out
+   * for applying, in order). Returns the new membership if it changed. A leader
+   * that is no longer a voter tells the others the commit index and steps down.
+   */
+  applyCommittedConf(ents: readonly Entry[]): ConfState | null {
+    let changed = false;
+    for (const e of ents) {
+      if (e.type !== 'conf' || e.index <= this.confIndex) continue;
+      this.confIndex = e.index;
+      let cc: ConfChange;
+      try {
+        cc = decodeConfChange(e.data);
+      } catch {
+        continue; // malformed: a no-op on every replica
+      }
+      const before = this.confState();
+      const after = applyConfChange(before, cc);
+      if (sameConf(before, after)) continue;
+      this.applyConf(after);
+      changed = true;
+    }
+    if (!changed) return null;
+    if (this.role === 'leader') {
+      // New members: start replicating to them; the commit index may move under the new quorum.
+      if (this.maybeCommit()) this.afterCommit();
+      this.needBroadcast = true;
+      // Removed: hand over to a voter of C_new (see handOverIfRemoved).
+      this.handOverIfRemoved();
+    }
+    return this.confState();
+  }
+
+  /**
+   * A leader that is no longer a voter (it removed itself) keeps leading — without
+   * counting itself — only until a voter of C_new, caught up to its whole log, has
+   * taken over through a leadership transfer; it steps down when it sees that
+   * leader's higher term. Stepping down at once instead can deadlock: if no voter
+   * of C_new learned that C_new is committed, they still need the old leader's
+   * vote (joint quorum), which its longer log may refuse. Retried every election
+   * timeout (a transfer that does not finish is aborted).
+   */
+  private handOverIfRemoved(): void {
+    if (this.role !== 'leader' || this.promotable() || this.leadTransferee !== NONE) return;
+    let best: NodeId = NONE;
+    let bestMatch = -1;
+    for (const id of this.voters) {
+      const pr = this.progress.get(id);
+      if (pr && pr.match > bestMatch) {
+        best = id;
+        bestMatch = pr.match;
+      }
+    }
+    if (best !== NONE) this.transferLeadership(best);
+  }
+
+  /** A committed conf entry not yet handed out (hence not yet in effect)? */
+  private hasUnappliedConf(): boolean {
+    const lo = Math.max(this.log.applying, this.confIndex) + 1;
+    const hi = this.log.committed;
+    if (lo > hi) return false;
+    try {
+      return this.log.slice(lo, hi + 1, Number.POSITIVE_INFINITY).some((e) => e.type === 'conf');
+    } catch (err) {
+      if (err instanceof CompactedError) return false;
+      throw err;
+    }
+  }
+
+  /** Leader: propose leaving the joint configuration once its entry is applied. */
+  maybeAutoLeave(): void {
+    if (this.role !== 'leader' || !this.autoLeave || this.votersOutgoing.length === 0) return;
+    if (this.pendingConfIndex > this.log.applying) return;
+    if (this.leadTransferee !== NONE) return;
+    this.appendConfChange(LEAVE_JOINT);
   }
 
   /** Leader: appends entries (terms and indexes assigned here). Returns the last index. */
@@ -747,7 +981,7 @@ export class Raft {
       this.pendingReadRequests.push(req);
       return;
     }
-    if (this.voters.length === 1 && this.voters[0] === this.id) {
+    if (this.votersOutgoing.length === 0 && this.voters.length === 1 && this.voters[0] === this.id) {
       this.answerRead(req, this.log.committed);
       return;
     }

@@ -6,6 +6,8 @@
  */
 import { Raft } from './raft.js';
 import type {
+  ConfChange,
+  ConfState,
   HardState,
   NodeId,
   ProposeResult,
@@ -67,6 +69,15 @@ export class RawNode implements RaftNodeApi {
     this.raft.transferLeadership(to);
   }
 
+  proposeConfChange(cc: ConfChange): ProposeResult {
+    return this.raft.proposeConfChange(cc);
+  }
+
+  /** The membership in use (as of the entries handed out so far): pass it to `createSnapshot` after `advance()`. */
+  confState(): ConfState {
+    return this.raft.confState();
+  }
+
   hasReady(): boolean {
     const r = this.raft;
     if (r.needBroadcast && r.role === 'leader') return true;
@@ -82,6 +93,17 @@ export class RawNode implements RaftNodeApi {
   ready(): Ready {
     if (this.outstanding) throw new Error('raft: ready() called again before advance()');
     const r = this.raft;
+    // Committed entries are taken first: their conf changes take effect now (the
+    // core applies them as it hands them out), which may make a removed leader step
+    // down or a leader append its leave-joint entry, both reflected in this Ready.
+    const committedEntries = r.log.nextCommittedEntries(Number.POSITIVE_INFINITY);
+    let confState: ConfState | null = r.applyCommittedConf(committedEntries);
+    if (r.restoredConf) {
+      r.restoredConf = false;
+      confState = r.confState();
+    }
+    r.log.acceptApplying(lastIndexOf(committedEntries, r.log.applying));
+    r.maybeAutoLeave();
     r.flush();
     const ss = r.softState();
     const softState = ss.leader !== this.prevSoft.leader || ss.role !== this.prevSoft.role ? ss : null;
@@ -89,7 +111,6 @@ export class RawNode implements RaftNodeApi {
     const hardState = sameHardState(hs, this.prevHard) ? null : hs;
     const entries = r.log.unstableEntries().slice();
     const snapshot = r.log.unstableSnapshot();
-    const committedEntries = r.log.nextCommittedEntries(Number.POSITIVE_INFINITY);
     let appliedTo = r.log.applying;
     if (snapshot) appliedTo = Math.max(appliedTo, snapshot.metadata.index);
     const lastCommitted = committedEntries[committedEntries.length - 1];
@@ -112,7 +133,8 @@ export class RawNode implements RaftNodeApi {
     r.reduceUncommittedSize(committedEntries);
     this.prevSoft = ss;
     if (hardState) this.prevHard = hardState;
-    return { softState, hardState, entries, snapshot, messages, committedEntries, readStates, mustSync };
+    const rd: Ready = { softState, hardState, entries, snapshot, messages, committedEntries, readStates, mustSync };
+    return confState ? { ...rd, confState } : rd;
   }
 
   advance(): void {
@@ -141,6 +163,12 @@ export class RawNode implements RaftNodeApi {
       leadTransferee: r.leadTransferee,
       pendingReads: r.pendingReadCount(),
       uncommittedBytes: r.uncommittedSize,
+      conf: r.confState(),
     };
   }
+}
+
+function lastIndexOf(ents: readonly { readonly index: number }[], dflt: number): number {
+  const last = ents[ents.length - 1];
+  return last ? Math.max(last.index, dflt) : dflt;
 }

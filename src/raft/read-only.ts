@@ -1,12 +1,13 @@
 /**
  * The leader's ReadIndex queue, batched in rounds. A round records the commit
- * index when it starts and is confirmed when a majority of voters answers a
+ * index when it starts and is confirmed when a (joint) quorum of voters answers a
  * heartbeat carrying the round's context. Reads that arrive while a round is
  * in flight wait and all join the next round, so one heartbeat round serves
  * every read queued behind it.
  */
 import type { NodeId } from './types.js';
-import { majorityVoteResult } from './quorum.js';
+import { jointVoteResult } from './quorum.js';
+import type { JointConfig } from './quorum.js';
 
 export interface ReadRequest {
   readonly context: string;
@@ -63,11 +64,11 @@ export class ReadOnly {
   }
 
   /** A heartbeat answer. Returns the round it confirmed, if it did. */
-  recvAck(from: NodeId, context: string, voters: readonly NodeId[]): ReadRound | null {
+  recvAck(from: NodeId, context: string, voters: JointConfig): ReadRound | null {
     const r = this.round;
     if (!r || r.context !== context) return null;
     r.acks.set(from, true);
-    if (majorityVoteResult(voters, r.acks) !== 'won') return null;
+    if (jointVoteResult(voters, r.acks) !== 'won') return null;
     this.round = null;
     return r;
   }

@@ -30,10 +30,35 @@ export interface HardState {
   readonly commit: number;
 }
 
-/** Cluster membership (voters count in quorums, learners only receive the log). */
+/**
+ * Cluster membership (voters count in quorums, learners only receive the log).
+ * During a joint change (C_old,new) `voters` is C_new and `votersOutgoing` is
+ * C_old: every quorum then needs a majority of both.
+ */
 export interface ConfState {
   readonly voters: readonly NodeId[];
   readonly learners: readonly NodeId[];
+  /** C_old while in a joint configuration; absent or empty otherwise. */
+  readonly votersOutgoing?: readonly NodeId[];
+  /** In a joint configuration: the leader leaves it (proposes C_new) on its own once applied. */
+  readonly autoLeave?: boolean;
+}
+
+/** One membership operation. Promote a learner with 'add-voter'; demoting a voter is not supported. */
+export type ConfChangeOp = 'add-voter' | 'add-learner' | 'remove';
+
+export interface ConfChangeItem {
+  readonly op: ConfChangeOp;
+  readonly node: NodeId;
+}
+
+/**
+ * A membership change, carried by an entry of type 'conf' (encoded by
+ * confchange.ts). Changes that touch voters enter a joint configuration and the
+ * leader leaves it automatically; an empty list is the "leave joint" entry.
+ */
+export interface ConfChange {
+  readonly changes: readonly ConfChangeItem[];
 }
 
 export interface SnapshotMetadata {
@@ -169,14 +194,24 @@ export interface Ready {
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];
   readonly mustSync: boolean;
+  /**
+   * Set when the membership changed in this Ready (a conf entry among
+   * `committedEntries`, or `snapshot`): the membership after applying them. The
+   * core has already switched to it; the driver needs it for `createSnapshot`.
+   */
+  readonly confState?: ConfState;
 }
 
 export type ProposeResult =
   | { readonly ok: true; readonly index: number; readonly term: number }
   | {
       readonly ok: false;
-      /** NOT_LEADER: `leader` is the known leader or NONE. DROPPED: e.g. a transfer is in progress. OVERLOADED: the uncommitted-bytes cap is reached. */
-      readonly reason: 'NOT_LEADER' | 'DROPPED' | 'OVERLOADED';
+      /**
+       * NOT_LEADER: `leader` is the known leader or NONE. DROPPED: e.g. a transfer is in progress. OVERLOADED: the uncommitted-bytes cap is reached.
+       * CONF_CHANGE_PENDING (proposeConfChange only): a previous change is not applied yet (or the joint config not left).
+       * INVALID_CONF_CHANGE (proposeConfChange only): the change makes no sense for the current membership.
+       */
+      readonly reason: 'NOT_LEADER' | 'DROPPED' | 'OVERLOADED' | 'CONF_CHANGE_PENDING' | 'INVALID_CONF_CHANGE';
       readonly leader: NodeId;
     };
 
@@ -201,6 +236,8 @@ export interface Status {
   readonly pendingReads?: number;
   /** Leader: bytes of entry data appended but not yet committed. */
   readonly uncommittedBytes?: number;
+  /** The membership the core uses now (as of the entries handed out for applying). */
+  readonly conf?: ConfState;
 }
 
 /** The leader's view of one member's log (flow control state). */
@@ -281,6 +318,14 @@ export interface RaftNodeApi {
   readIndex(context: string): ReadIndexResult;
   /** Leader only: hand leadership to `to` (catch it up, then TimeoutNow). */
   transferLeadership(to: NodeId): void;
+  /**
+   * Leader only: propose a membership change (appended as a 'conf' entry). It
+   * takes effect on every replica when its entry is handed out in
+   * `Ready.committedEntries` (the core applies it itself; the driver just skips
+   * 'conf' entries in its state machine). Refused with CONF_CHANGE_PENDING while
+   * an earlier change is not yet applied or a joint configuration is not yet left.
+   */
+  proposeConfChange?(cc: ConfChange): ProposeResult;
   hasReady(): boolean;
   ready(): Ready;
   /** Acknowledge that the last Ready was persisted, sent and applied. */

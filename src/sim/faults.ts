@@ -41,6 +41,8 @@ export type FaultEvent =
   | { readonly at: number; readonly kind: 'clock'; readonly target: FaultTarget; readonly rate: ClockRate }
   /** The node starts an election now. */
   | { readonly at: number; readonly kind: 'campaign'; readonly target: FaultTarget }
+  /** The leader proposes a random valid membership change (one or two steps; two enter a joint configuration). */
+  | { readonly at: number; readonly kind: 'membership'; readonly size: 1 | 2 }
   /** Clears partitions, link faults and clock skew, resumes paused nodes and restarts crashed ones. */
   | { readonly at: number; readonly kind: 'heal' };
 
@@ -102,7 +104,8 @@ export function randomFault(rng: Rng, nodes: number, at: number): FaultEvent {
   if (r < 79) return { at, kind: 'pause', target: randomTarget(rng, nodes) };
   if (r < 83) return { at, kind: 'resume', target: 'random' };
   if (r < 88) return { at, kind: 'clock', target: randomTarget(rng, nodes), rate: rng.int(2) === 0 ? 0.5 : 2 };
-  if (r < 93) return { at, kind: 'campaign', target: randomTarget(rng, nodes) };
+  if (r < 91) return { at, kind: 'campaign', target: randomTarget(rng, nodes) };
+  if (r < 97) return { at, kind: 'membership', size: rng.int(3) === 0 ? 2 : 1 };
   return { at, kind: 'heal' };
 }
 
@@ -149,6 +152,8 @@ export function describeFault(e: FaultEvent): string {
       return `clock ${String(e.target)} x${e.rate}`;
     case 'links':
       return `links drop=${e.faults.dropRate.toFixed(2)} dup=${e.faults.dupRate.toFixed(2)} delay<=${e.faults.maxExtraDelay} long=${e.faults.longDelayRate.toFixed(3)}`;
+    case 'membership':
+      return `membership x${e.size}`;
     case 'transfer':
     case 'heal':
       return e.kind;

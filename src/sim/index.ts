@@ -5,6 +5,7 @@ export {
   tuningForSeed,
   ELECTION_TICK,
   LIVENESS_BOUND,
+  LIVENESS_CAP,
   CALM_TICKS,
   type SimOptions,
   type SimResult,

@@ -14,7 +14,7 @@
  *   the persisted commit and term never go back, across restarts too;
  * - one vote per term per node, across restarts.
  */
-import type { Entry, HardState, Message, NodeId, Snapshot } from '../raft/types.js';
+import type { ConfState, Entry, HardState, Message, NodeId, Snapshot } from '../raft/types.js';
 import { NONE } from '../raft/types.js';
 import { hashBytes } from './kv.js';
 import type { SimNode } from './sim-node.js';
@@ -31,6 +31,12 @@ export class SimViolation extends Error {
 
 function fail(invariant: string, detail: string): never {
   throw new SimViolation(invariant, detail);
+}
+
+/** A canonical text for a membership (order of ids does not matter). */
+export function confKey(c: ConfState): string {
+  const ids = (xs: readonly NodeId[] | undefined): string => [...(xs ?? [])].sort((a, b) => a - b).join(',');
+  return `voters=${ids(c.voters)} learners=${ids(c.learners)}${(c.votersOutgoing?.length ?? 0) > 0 ? ` outgoing=${ids(c.votersOutgoing)}` : ''}`;
 }
 
 function entryHash(e: Entry): number {
@@ -64,6 +70,8 @@ export class InvariantChecker {
   /** appliedState[index]: hash of the state machine after applying index. */
   private readonly appliedState: number[] = [];
   private readonly nodes = new Map<NodeId, NodeRecord>();
+  /** confAfter[i]: the membership right after applying conf entry (or snapshot) i. */
+  private readonly confAfter = new Map<number, string>();
 
   get highestCommitted(): number {
     return this.maxCommitted;
@@ -241,6 +249,46 @@ export class InvariantChecker {
     if (known === undefined) this.appliedState[index] = h;
     else if (known !== h) {
       fail('state-machine-safety', `n${node.id} state after index ${index} differs from another replica's`);
+    }
+  }
+
+  /** Every replica has the same membership after the same entry. */
+  onConfState(node: SimNode, conf: ConfState, atIndex: number): void {
+    if (atIndex === 0) {
+      fail('membership-agreement', `n${node.id} reported a membership change without applying a conf entry or snapshot`);
+    }
+    const key = confKey(conf);
+    const known = this.confAfter.get(atIndex);
+    if (known === undefined) this.confAfter.set(atIndex, key);
+    else if (known !== key) {
+      fail('membership-agreement', `n${node.id} has ${key} after entry ${atIndex}, another replica had ${known}`);
+    }
+  }
+
+  /**
+   * A restarted core must start from the membership in effect at its persisted
+   * commit: the one after the last conf entry up to it (as other replicas
+   * reported it), or the snapshot's if there is none.
+   */
+  onRestart(node: SimNode, coreConf: ConfState | undefined): void {
+    if (coreConf === undefined) return;
+    const disk = node.disk;
+    const snap = disk.snapshot().metadata;
+    const commit = disk.initialState().hardState.commit;
+    let want: string | undefined = confKey(snap.conf);
+    let at = snap.index;
+    const lo = Math.max(snap.index + 1, disk.firstIndex());
+    if (commit >= lo) {
+      for (const e of disk.entries(lo, commit + 1)) {
+        if (e.type !== 'conf') continue;
+        at = e.index;
+        want = this.confAfter.get(e.index);
+      }
+    }
+    if (want === undefined) return; // nobody reported the membership after that entry
+    const got = confKey(coreConf);
+    if (want !== got) {
+      fail('membership-restore', `n${node.id} restarted (commit ${commit}) with ${got}, but the membership after entry ${at} is ${want}`);
     }
   }
 

@@ -52,6 +52,8 @@ export interface NodeObserver {
   /** After the state machine was replaced by a snapshot. */
   onSnapshotRestored(node: SimNode, snap: Snapshot, prevApplied: number): void;
   onReadState(node: SimNode, rs: ReadState): void;
+  /** The membership after this Ready's committed entries (or snapshot): the one right after entry `atIndex` (the last conf entry applied, or the snapshot). */
+  onConfState(node: SimNode, conf: ConfState, atIndex: number): void;
 }
 
 export type RaftTuning = Omit<RaftConfig, 'id' | 'rng' | 'applied'>;
@@ -85,17 +87,20 @@ export class SimNode {
   clockRate: ClockRate = 1;
   /** The disk's last index just before the current Ready's entries were appended. */
   lastIndexBeforeAppend = 0;
+  /** Membership as of `applied` (what a snapshot taken now must record). */
+  conf: ConfState;
 
   constructor(
     readonly id: NodeId,
     private readonly factory: RaftCoreFactory,
     private readonly tuning: RaftTuning,
     private readonly rng: Rng & { fork(): Rng },
-    private readonly conf: ConfState,
+    initialConf: ConfState,
     private readonly compaction: CompactionPolicy,
     private readonly observer: NodeObserver,
   ) {
-    this.disk = factory.newDisk(conf);
+    this.disk = factory.newDisk(initialConf);
+    this.conf = initialConf;
   }
 
   get alive(): boolean {
@@ -108,6 +113,7 @@ export class SimNode {
     this.kv = new KvStateMachine();
     this.kv.restore(snap.data);
     this.applied = snap.metadata.index;
+    this.conf = snap.metadata.conf;
     this.incarnation++;
     this.role = 'follower';
     this.leader = NONE;
@@ -115,6 +121,9 @@ export class SimNode {
       { ...this.tuning, id: this.id, rng: this.rng.fork(), applied: this.applied },
       this.disk,
     );
+    // The core restores the membership as of its persisted commit (conf entries it
+    // re-delivers are not applied twice): snapshots taken from now on record that.
+    this.conf = this.raft.status().conf ?? this.conf;
   }
 
   crash(): void {
@@ -164,11 +173,17 @@ export class SimNode {
         this.applied = rd.snapshot.metadata.index;
         this.observer.onSnapshotRestored(this, rd.snapshot, prev);
       }
+      let lastConfIndex = rd.snapshot !== null ? rd.snapshot.metadata.index : 0;
       for (const e of rd.committedEntries) {
+        if (e.type === 'conf') lastConfIndex = e.index;
         const prev = this.applied;
         const outcome = e.type === 'normal' ? this.kv.apply(e.data) : null;
         this.applied = e.index;
         this.observer.onApplied(this, e, outcome, prev);
+      }
+      if (rd.confState !== undefined) {
+        this.conf = rd.confState;
+        this.observer.onConfState(this, rd.confState, lastConfIndex);
       }
       for (const rs of rd.readStates) this.observer.onReadState(this, rs);
       // 4. advance

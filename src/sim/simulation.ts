@@ -8,6 +8,7 @@
 import type { HistoryEvent, Verdict } from '../../jepsen-lite/history.js';
 import { checkHistory } from '../../jepsen-lite/checker/index.js';
 import type {
+  ConfChangeItem,
   ConfState,
   Entry,
   HardState,
@@ -24,7 +25,7 @@ import { SeededRng } from '../util/rng.js';
 import { type ClientCluster, type ClientOptions, ClientWorkload } from './clients.js';
 import { realCore } from './core.js';
 import { describeFault, type FaultEvent, type FaultTarget, type PartitionShape, randomSchedule } from './faults.js';
-import { InvariantChecker, SimViolation } from './invariants.js';
+import { confKey, InvariantChecker, SimViolation } from './invariants.js';
 import { type ApplyOutcome, encodeCommand } from './kv.js';
 import { HEALTHY_LINKS, SimNetwork } from './network.js';
 import { type CompactionPolicy, type NodeObserver, type RaftCoreFactory, type RaftTuning, SimNode } from './sim-node.js';
@@ -92,8 +93,15 @@ export interface SimResult {
 }
 
 export const ELECTION_TICK = 10;
-/** Ticks after a heal within which a leader must commit a new proposal. */
-export const LIVENESS_BOUND = 10 * ELECTION_TICK + 50;
+/**
+ * Liveness after a heal: the commit index must move (on some node) at least
+ * once every LIVENESS_BOUND ticks, and a proposal made after the heal must
+ * commit within LIVENESS_CAP ticks. A lagging voter that the quorum needs may
+ * take long to catch up (small messages, a window of one), but its commit
+ * index moves while it does; a stalled cluster's does not.
+ */
+export const LIVENESS_BOUND = 20 * ELECTION_TICK + 50;
+export const LIVENESS_CAP = 5000;
 /** Calm window after a heal (the liveness bound plus slack). */
 export const CALM_TICKS = LIVENESS_BOUND + 30;
 
@@ -146,6 +154,9 @@ class Simulation implements NodeObserver, ClientCluster {
   private healedAt: number | null = null;
   private probe: Probe | null = null;
   private probeId = -1;
+  /** Last tick at which some node's persisted commit index grew, and each node's commit. */
+  private lastCommitProgress = 0;
+  private readonly commitOf: number[] = [];
   /** Highest committed index when each read was requested (reads must not go back past it). */
   private readonly readFloor = new Map<string, number>();
   private readonly sortedSchedule: readonly FaultEvent[];
@@ -164,9 +175,11 @@ class Simulation implements NodeObserver, ClientCluster {
       { threshold: 50, keep: 5 },
       { threshold: 200, keep: 20 },
     ]);
+    // Forked even when a schedule is given, so that the rest of the run draws the same numbers.
+    const scheduleRng = this.rng.fork();
     this.schedule =
       options.schedule ??
-      randomSchedule(this.rng.fork(), { steps: options.steps, nodes: options.nodes, calm: CALM_TICKS, maxChaos: 1500 });
+      randomSchedule(scheduleRng, { steps: options.steps, nodes: options.nodes, calm: CALM_TICKS, maxChaos: 1500 });
     this.sortedSchedule = [...this.schedule].sort((a, b) => a.at - b.at);
     this.network = new SimNetwork(this.rng.fork(), options.nodes);
     this.trace = new Trace(options.traceSize ?? 40);
@@ -199,6 +212,10 @@ class Simulation implements NodeObserver, ClientCluster {
       this.trace.text(this.now, `n${node.id} installs snapshot ${snap.metadata.index}/${snap.metadata.term}`);
     }
     this.invariants.onPersisted(node, hs, entries, snap);
+    if (hs !== null && hs.commit > (this.commitOf[node.id] ?? 0)) {
+      this.commitOf[node.id] = hs.commit;
+      this.lastCommitProgress = this.now;
+    }
   }
 
   send(node: SimNode, m: Message): void {
@@ -224,6 +241,11 @@ class Simulation implements NodeObserver, ClientCluster {
     this.invariants.onSnapshotRestored(node, snap, prevApplied);
     this.clients.onSnapshotRestored(node, snap);
     if (this.probe?.node === node.id && this.probe.index <= snap.metadata.index) this.probe = null;
+  }
+
+  onConfState(node: SimNode, conf: ConfState, atIndex: number): void {
+    this.trace.text(this.now, `n${node.id} membership after ${atIndex}: ${confKey(conf)}`);
+    this.invariants.onConfState(node, conf, atIndex);
   }
 
   onReadState(node: SimNode, rs: ReadState): void {
@@ -393,6 +415,7 @@ class Simulation implements NodeObserver, ClientCluster {
     const node = this.node(id);
     if (node.alive) return;
     node.restart();
+    this.invariants.onRestart(node, node.conf);
     this.drive(node);
   }
 
@@ -470,6 +493,9 @@ class Simulation implements NodeObserver, ClientCluster {
         }
         break;
       }
+      case 'membership':
+        what += this.changeMembership(e.size);
+        break;
       case 'heal':
         this.network.clearPartitions();
         this.network.setFaults(HEALTHY_LINKS);
@@ -485,12 +511,46 @@ class Simulation implements NodeObserver, ClientCluster {
     this.trace.text(this.now, `FAULT ${what}`);
   }
 
+  /** The leader proposes a random membership change of `size` steps; returns what it tried. */
+  private changeMembership(size: 1 | 2): string {
+    const leader = this.leaderNode();
+    const raft = leader?.raft;
+    if (leader === null || raft == null) return ': no leader';
+    const conf = raft.status().conf ?? leader.conf;
+    const voters = [...conf.voters];
+    const learners = [...conf.learners];
+    const outsiders = this.nodeIds.filter((x) => !voters.includes(x) && !learners.includes(x));
+    const changes: ConfChangeItem[] = [];
+    for (let i = 0; i < size; i++) {
+      const options: ConfChangeItem[] = [];
+      for (const x of outsiders) options.push({ op: 'add-voter', node: x }, { op: 'add-learner', node: x });
+      for (const x of learners) options.push({ op: 'add-voter', node: x }, { op: 'remove', node: x });
+      if (voters.length > 1) for (const x of voters) options.push({ op: 'remove', node: x });
+      const fresh = options.filter((o) => !changes.some((c) => c.node === o.node));
+      if (fresh.length === 0) break;
+      const c = pick(this.rng, fresh);
+      changes.push(c);
+      if (c.op === 'remove') voters.splice(voters.indexOf(c.node), 1);
+    }
+    if (changes.length === 0) return ': nothing to change';
+    if (raft.proposeConfChange === undefined) return ': core has no membership changes';
+    const res = raft.proposeConfChange({ changes });
+    this.drive(leader);
+    return `: n${leader.id} ${changes.map((c) => `${c.op} n${c.node}`).join(' + ')} -> ${res.ok ? `${res.index}/${res.term}` : res.reason}`;
+  }
+
   // ------------------------------------------------------------ main loop
 
   private livenessStep(): void {
     if (this.healedAt === null) return;
-    if (this.now - this.healedAt > LIVENESS_BOUND && this.options.checkLiveness !== false) {
-      throw new SimViolation('liveness', `no proposal committed within ${LIVENESS_BOUND} ticks after the heal at tick ${this.healedAt}`);
+    if (this.options.checkLiveness !== false) {
+      const quiet = this.now - Math.max(this.healedAt, this.lastCommitProgress);
+      if (quiet > LIVENESS_BOUND) {
+        throw new SimViolation('liveness', `no commit progress for ${quiet} ticks after the heal at tick ${this.healedAt}`);
+      }
+      if (this.now - this.healedAt > LIVENESS_CAP) {
+        throw new SimViolation('liveness', `no proposal made after the heal at tick ${this.healedAt} committed within ${LIVENESS_CAP} ticks`);
+      }
     }
     const p = this.probe;
     if (p !== null) {
@@ -541,6 +601,9 @@ class Simulation implements NodeObserver, ClientCluster {
     try {
       for (const n of this.nodes) n.start();
       while (this.now < this.options.steps) this.tick();
+      // The last heal must still be followed by a commit: run on (no new faults) until
+      // the probe commits or the liveness rules fail (bounded by LIVENESS_CAP).
+      while (this.healedAt !== null && this.options.checkLiveness !== false) this.tick();
     } catch (e) {
       violation =
         e instanceof SimViolation

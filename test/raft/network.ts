@@ -7,6 +7,7 @@
 import { MemoryStorage, NONE, RawNode } from '../../src/raft/index.js';
 import type { Entry, Message, NodeId, RaftConfig, ReadState, Ready, Status } from '../../src/raft/index.js';
 import { SeededRng } from '../../src/util/rng.js';
+import { decodeConfChange } from '../../src/raft/confchange.js';
 
 export interface NetworkOptions {
   readonly preVote?: boolean;
@@ -63,10 +64,18 @@ export class Network {
   /** Count of messages delivered, by type. */
   delivered = new Map<string, number>();
 
+  /** Every node ever started (added nodes included). */
+  readonly ids: NodeId[];
+  /** The voters at index 0. */
+  private readonly bootstrap: NodeId[];
+
   constructor(
-    readonly ids: readonly NodeId[],
+    initialIds: readonly NodeId[],
     readonly opts: NetworkOptions = {},
   ) {
+    this.ids = [...initialIds];
+    this.bootstrap = [...initialIds];
+    const ids = this.ids;
     this.rng = new SeededRng(opts.seed ?? 1);
     for (const id of ids) {
       const storage = new MemoryStorage({ voters: [...ids], learners: [] });
@@ -124,6 +133,18 @@ export class Network {
     return best;
   }
 
+  /**
+   * Starts a brand-new node with an empty log. It starts from the group's
+   * bootstrap membership (the conf at index 0, in which it is not a member) and
+   * learns the rest from the log, like every other replica; `blank` starts it with
+   * no membership at all (then it waits for a snapshot).
+   */
+  addNode(id: NodeId, blank = false): void {
+    if (this.nodes.has(id)) throw new Error(`node ${id} exists`);
+    this.nodes.set(id, this.makeNode(id, new MemoryStorage({ voters: blank ? [] : [...this.bootstrap], learners: [] })));
+    this.ids.push(id);
+  }
+
   // ------------------------------------------------------------ faults
 
   /** Cut the link from → to (one direction). */
@@ -177,7 +198,7 @@ export class Network {
   compact(id: NodeId): void {
     const n = this.get(id);
     if (n.lastApplied <= n.storage.firstIndex() - 1) return;
-    n.storage.createSnapshot(n.lastApplied, bytes(JSON.stringify([...n.kv])));
+    n.storage.createSnapshot(n.lastApplied, bytes(JSON.stringify([...n.kv])), n.node.confState());
     n.storage.compact(n.lastApplied);
   }
 
@@ -207,6 +228,7 @@ export class Network {
       if (e.index !== n.lastApplied + 1) throw new Error(`node ${id}: applying ${e.index} after ${n.lastApplied}`);
       n.lastApplied = e.index;
       n.applied.push(e);
+      if (e.type === 'conf') continue; // the core applied it
       const s = text(e.data);
       const eq = s.indexOf('=');
       if (eq > 0) n.kv.set(s.slice(0, eq), s.slice(eq + 1));
@@ -293,6 +315,11 @@ export class Network {
 }
 
 export function formatEntry(e: Entry): string {
+  if (e.type === 'conf') {
+    const cc = decodeConfChange(e.data);
+    const ops = cc.changes.map((c) => `${c.op}:${c.node}`).join(',');
+    return `${e.index}/${e.term}:conf(${ops === '' ? 'leave-joint' : ops})`;
+  }
   const d = e.data.byteLength > 0 ? `:${text(e.data)}` : '';
   return `${e.index}/${e.term}${d}`;
 }

@@ -18,8 +18,10 @@
  *   propose <id> <data> | read-index <id> <ctx> | transfer <from> <to>
  *   isolate <id> | partition <ids…> | <ids…> | cut <from> <to> | heal | crash <id> | restart <id> | compact <id>
  *   status [ids…] | progress <id> | reads <id> | kv <id> | log <id> | queue
+ *   add-node <id> [blank] (a new, empty node; blank: without the bootstrap membership) | conf-change <id> <op>:<node>… (op: add-voter, add-learner, remove;
+ *   no ops = leave joint) | conf [ids…] (the membership each node uses)
  */
-import type { Message, NodeId } from '../../src/raft/index.js';
+import type { ConfChangeItem, ConfChangeOp, ConfState, Message, NodeId } from '../../src/raft/index.js';
 import { Network, bytes, formatEntry, formatMessage } from './network.js';
 import type { NetworkOptions } from './network.js';
 
@@ -214,6 +216,23 @@ export class ScriptRunner {
         return [this.network().get(id()).storage.allEntries().map(formatEntry).join(' ')];
       case 'queue':
         return this.network().queue.map((m: Message) => formatMessage(m));
+      case 'add-node':
+        this.network().addNode(id(), args.includes('blank'));
+        return [];
+      case 'conf-change': {
+        const changes: ConfChangeItem[] = args.slice(1).map((a) => {
+          const [op, node] = a.split(':');
+          if (op !== 'add-voter' && op !== 'add-learner' && op !== 'remove') throw new Error(`bad conf op ${a}`);
+          return { op: op satisfies ConfChangeOp, node: num(node, 'conf node') };
+        });
+        const r = this.network().raw(id()).proposeConfChange({ changes });
+        return [r.ok ? `ok index=${r.index} term=${r.term}` : `${r.reason} leader=${r.leader}`];
+      }
+      case 'conf': {
+        const net = this.network();
+        const ids = args.length > 0 ? args.map(Number) : [...net.ids];
+        return ids.map((i) => `${i}: ${formatConf(net.raw(i).confState())}`);
+      }
       default:
         throw new Error(`unknown command ${name}`);
     }
@@ -268,4 +287,11 @@ export function rewriteScript(text: string, results: readonly StepResult[]): str
     }
   }
   return out.join('\n');
+}
+
+export function formatConf(c: ConfState): string {
+  const out = c.votersOutgoing && c.votersOutgoing.length > 0 ? ` && (${c.votersOutgoing.join(' ')})` : '';
+  const learners = c.learners.length > 0 ? ` learners=(${c.learners.join(' ')})` : '';
+  const auto = c.autoLeave ? ' autoleave' : '';
+  return `voters=(${c.voters.join(' ')})${out}${learners}${auto}`;
 }

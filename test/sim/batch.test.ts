@@ -14,14 +14,21 @@ describe.each([
   { nodes: 5, firstSeed: 1001, seeds: 12 },
 ])('simulation, $nodes nodes', ({ nodes, firstSeed, seeds }) => {
   it(`${seeds} seeds × ${STEPS} steps find no violation`, { timeout: 120_000 }, () => {
+    let ok = 0;
+    let heals = 0;
     for (let seed = firstSeed; seed < firstSeed + seeds; seed++) {
       const r = runSimulation({ seed, nodes, steps: STEPS });
       expect(explain(r, nodes, STEPS)).toBe('ok');
       expect(r.stats.verdict).toBe('linearizable');
-      // The workload did something: clients got answers and the log grew.
-      expect(r.stats.ops.ok).toBeGreaterThan(100);
-      expect(r.stats.committed).toBeGreaterThan(100);
+      // The workload did something even in the harshest seeds: clients got answers and the log grew.
+      expect(r.stats.ops.ok).toBeGreaterThan(10);
+      expect(r.stats.committed).toBeGreaterThan(10);
+      ok += r.stats.ops.ok;
+      heals += r.stats.livenessChecks;
     }
+    // On average the clients are busy, and the liveness check ran after heals.
+    expect(ok / seeds).toBeGreaterThan(300);
+    expect(heals).toBeGreaterThan(seeds);
   });
 });
 

@@ -8,8 +8,8 @@ export function explain(r: SimResult, nodes: number, steps: number): string {
   return r.violation === null ? 'ok' : formatViolation(r, nodes, steps);
 }
 
-/** Wraps the real core and rewrites every outgoing message. */
-export function rewritingCore(rewrite: (m: Message) => Message): RaftCoreFactory {
+/** Wraps the real core and rewrites (or, returning null, drops) every outgoing message. */
+export function rewritingCore(rewrite: (m: Message) => Message | null): RaftCoreFactory {
   return {
     newDisk: (conf) => new MemoryDisk(new MemoryStorage(conf)),
     newNode(config: RaftConfig, disk: SimDisk): RaftNodeApi {
@@ -22,10 +22,16 @@ export function rewritingCore(rewrite: (m: Message) => Message): RaftCoreFactory
         propose: (d) => inner.propose(d),
         readIndex: (c) => inner.readIndex(c),
         transferLeadership: (to) => inner.transferLeadership(to),
+        proposeConfChange: (cc) => inner.proposeConfChange(cc),
         hasReady: () => inner.hasReady(),
         ready(): Ready {
           const rd = inner.ready();
-          return { ...rd, messages: rd.messages.map(rewrite) };
+          const messages: Message[] = [];
+          for (const m of rd.messages) {
+            const out = rewrite(m);
+            if (out !== null) messages.push(out);
+          }
+          return { ...rd, messages };
         },
         advance: () => inner.advance(),
         status: () => inner.status(),
@@ -33,6 +39,14 @@ export function rewritingCore(rewrite: (m: Message) => Message): RaftCoreFactory
     },
   };
 }
+
+/** A broken core: leaders answer ReadIndex with an index a few entries too low. */
+export const staleReadIndex = rewritingCore((m) =>
+  m.type === 'read-index-resp' ? { ...m, index: Math.max(0, m.index - 3) } : m,
+);
+
+/** A broken core: followers never acknowledge appends, so nothing new commits. */
+export const mutedAcks = rewritingCore((m) => (m.type === 'app-resp' && !m.reject ? null : m));
 
 /** A broken core: it grants every vote and pre-vote it is asked for. */
 export const grantEveryVote = rewritingCore((m) =>

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runSimulation, type SimOptions, type SimResult } from '../../src/sim/index.js';
-import { grantEveryVote } from './helpers.js';
+import { grantEveryVote, mutedAcks, staleReadIndex } from './helpers.js';
 
 /** Runs seeds first.. until one reports a violation (or `max` seeds pass). */
 function firstViolation(base: Omit<SimOptions, 'seed'>, first: number, max: number): SimResult | null {
@@ -32,6 +32,16 @@ describe('the simulation catches broken systems', () => {
     expect(['election-safety', 'leader-completeness', 'state-machine-safety', 'log-matching', 'linearizability']).toContain(
       r?.violation?.invariant,
     );
+  });
+
+  it('a follower read index below the commit point is caught', { timeout: 60_000 }, () => {
+    const r = firstViolation({ nodes: 3, steps: 2000, factory: staleReadIndex, checkLiveness: false }, 1, 10);
+    expect(r?.violation?.invariant).toBe('read-index-stale');
+  });
+
+  it('a cluster that cannot commit after a heal fails the liveness check', { timeout: 60_000 }, () => {
+    const r = firstViolation({ nodes: 3, steps: 2000, factory: mutedAcks }, 1, 3);
+    expect(r?.violation?.invariant).toBe('liveness');
   });
 
   it('a node that forgets its vote on restart is caught', { timeout: 60_000 }, () => {

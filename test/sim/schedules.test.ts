@@ -1,7 +1,7 @@
 /**
  * fast-check generates fault schedules (partitions of every shape, crashes,
  * restarts, lossy links, transfers, heals); a failing schedule shrinks to a
- * short list of timed faults. Each schedule ends with a heal followed by a calm
+ * short list of timed faults (membership changes included). Each schedule ends with a heal followed by a calm
  * window, so liveness is checked too.
  */
 import fc from 'fast-check';
@@ -61,6 +61,7 @@ const fault: fc.Arbitrary<FaultEvent> = fc.oneof(
   fc.record({ at, kind: fc.constant('resume' as const), target }),
   fc.record({ at, kind: fc.constant('clock' as const), target, rate: fc.constantFrom<ClockRate[]>(0.5, 1, 2) }),
   fc.record({ at, kind: fc.constant('campaign' as const), target }),
+  fc.record({ at, kind: fc.constant('membership' as const), size: fc.constantFrom<(1 | 2)[]>(1, 2) }),
   fc.record({ at, kind: fc.constant('transfer' as const) }),
   fc.record({ at, kind: fc.constant('heal' as const) }),
 );
