@@ -2,21 +2,9 @@
 import type { CommandResult } from '../cache/index.js';
 import { NodeError, nodeName } from '../node/index.js';
 import type { CacheNode } from '../node/index.js';
+import type { ProtocolErrorCode } from '../protocol/index.js';
 
-export type ErrorCode =
-  | 'BAD_REQUEST'
-  | 'UNAUTHORIZED'
-  | 'TOO_LARGE'
-  | 'NOT_LEADER'
-  | 'WRONG_SHARD'
-  | 'OVERLOADED'
-  | 'UNAVAILABLE'
-  | 'TIMEOUT'
-  | 'SESSION_EXPIRED'
-  | 'INTERNAL'
-  // extensions (definite: the state did not change)
-  | 'NOT_INTEGER'
-  | 'OUT_OF_RANGE';
+export type ErrorCode = ProtocolErrorCode;
 
 export interface WireError {
   readonly code: ErrorCode;

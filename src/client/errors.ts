@@ -3,20 +3,10 @@
  * applied; `false` means it may have been (a write that timed out, a socket
  * that closed after the request was sent).
  */
+import type { ProtocolErrorCode } from '../protocol/index.js';
 
-/** Codes of PROTOCOL.md plus the client's own `CLOSED` (close() was called). */
-export type KnownErrorCode =
-  | 'BAD_REQUEST'
-  | 'UNAUTHORIZED'
-  | 'TOO_LARGE'
-  | 'NOT_LEADER'
-  | 'WRONG_SHARD'
-  | 'OVERLOADED'
-  | 'UNAVAILABLE'
-  | 'TIMEOUT'
-  | 'SESSION_EXPIRED'
-  | 'INTERNAL'
-  | 'CLOSED';
+/** Codes of the protocol plus the client's own `CLOSED` (close() was called). */
+export type KnownErrorCode = ProtocolErrorCode | 'CLOSED';
 
 /** A server may add codes; they arrive as plain strings. */
 export type ErrorCode = KnownErrorCode | (string & {});
