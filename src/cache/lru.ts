@@ -204,7 +204,10 @@ export class LruCache {
     this.maxEntries = options.maxEntries;
     this.maxBytes = options.maxBytes;
     this.overhead = options.entryOverhead ?? 48;
-    this.store = new LruStore(Math.min(options.maxEntries, 1024));
+    // Slots for maxEntries up front, as lru-cache does: inserts never pay for growth.
+    // (The replicated state machine grows its store instead: replicas are often
+    // configured far larger than they fill.)
+    this.store = new LruStore(options.maxEntries);
   }
 
   get size(): number {

@@ -1,5 +1,5 @@
 /**
- * `npm run sim -- --seeds 500 --nodes 5 --steps 20000 [--first-seed S] [--verbose]`
+ * `npm run sim -- --seeds 500 --nodes 5 --steps 20000 [--first-seed S] [--membership] [--compaction] [--verbose]`
  *
  * Runs one simulation per seed, prints progress, reports every violation with
  * its seed, invariant, the last events and the command that replays it, and
@@ -14,12 +14,16 @@ export interface SimCliOptions {
   readonly nodes: number;
   readonly steps: number;
   readonly verbose: boolean;
+  /** Many more membership changes (add learner, promote, remove, replace, remove the leader). */
+  readonly membership: boolean;
+  /** Frequent snapshots and compaction on every node. */
+  readonly compaction: boolean;
 }
 
-const USAGE = 'usage: sim [--seeds N] [--first-seed S] [--nodes 3|5] [--steps M] [--verbose]';
+const USAGE = 'usage: sim [--seeds N] [--first-seed S] [--nodes 3|5] [--steps M] [--membership] [--compaction] [--verbose]';
 
 export function parseSimArgs(argv: readonly string[]): SimCliOptions | string {
-  const o = { seeds: 100, firstSeed: 1, nodes: 3, steps: 5000, verbose: false };
+  const o = { seeds: 100, firstSeed: 1, nodes: 3, steps: 5000, verbose: false, membership: false, compaction: false };
   const args = argv[0] === '--' ? argv.slice(1) : argv;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -28,6 +32,10 @@ export function parseSimArgs(argv: readonly string[]): SimCliOptions | string {
       continue;
     }
     if (a === '--help' || a === '-h') return USAGE;
+    if (a === '--membership' || a === '--compaction') {
+      o[a === '--membership' ? 'membership' : 'compaction'] = true;
+      continue;
+    }
     const value = args[i + 1];
     const n = value === undefined ? NaN : Number(value);
     const key = { '--seeds': 'seeds', '--first-seed': 'firstSeed', '--nodes': 'nodes', '--steps': 'steps' }[a] as
@@ -41,11 +49,16 @@ export function parseSimArgs(argv: readonly string[]): SimCliOptions | string {
   return o;
 }
 
-export function replayCommand(seed: number, nodes: number, steps: number): string {
-  return `npm run sim -- --seeds 1 --first-seed ${seed} --nodes ${nodes} --steps ${steps} --verbose`;
+export function replayCommand(seed: number, nodes: number, steps: number, flags = ''): string {
+  return `npm run sim -- --seeds 1 --first-seed ${seed} --nodes ${nodes} --steps ${steps}${flags} --verbose`;
 }
 
-export function formatViolation(r: SimResult, nodes: number, steps: number): string {
+/** The CLI flags that change a run (for the replay command). */
+export function runFlags(o: { readonly membership?: boolean; readonly compaction?: boolean }): string {
+  return `${o.membership === true ? ' --membership' : ''}${o.compaction === true ? ' --compaction' : ''}`;
+}
+
+export function formatViolation(r: SimResult, nodes: number, steps: number, flags = ''): string {
   const v = r.violation;
   if (v === null) return '';
   return [
@@ -53,7 +66,7 @@ export function formatViolation(r: SimResult, nodes: number, steps: number): str
     `  ${v.detail.split('\n').join('\n  ')}`,
     `  last events:`,
     ...r.trace.map((l) => `    ${l}`),
-    `  replay: ${replayCommand(r.seed, nodes, steps)}`,
+    `  replay: ${replayCommand(r.seed, nodes, steps, flags)}`,
   ].join('\n');
 }
 
@@ -62,7 +75,7 @@ function describeRun(r: SimResult): string {
   const t = r.tuning;
   return (
     `seed ${r.seed}: ticks=${s.ticks} msgs=${s.messages} elections=${s.elections} crashes=${s.crashes} ` +
-    `snapshots=${s.snapshotsInstalled} committed=${s.committed} heals=${s.livenessChecks} maxRecovery=${s.maxRecoveryTicks} ` +
+    `snapshots=${s.snapshotsInstalled} confChanges=${s.membershipChanges} committed=${s.committed} heals=${s.livenessChecks} maxRecovery=${s.maxRecoveryTicks} ` +
     `ops ok/fail/info=${s.ops.ok}/${s.ops.fail}/${s.ops.info} history=${s.verdict} (${s.checkerMs} ms) ` +
     `[preVote=${t.preVote} checkQuorum=${t.checkQuorum} hb=${t.heartbeatTick} maxMsg=${t.maxSizePerMsg} inflight=${t.maxInflightMsgs}]`
   );
@@ -78,10 +91,11 @@ export async function main(argv: string[]): Promise<number> {
   const started = Date.now();
   let violations = 0;
   let unknown = 0;
-  console.log(`sim: ${o.seeds} seeds from ${o.firstSeed}, ${o.nodes} nodes, ${o.steps} steps each`);
+  const flags = runFlags(o);
+  console.log(`sim: ${o.seeds} seeds from ${o.firstSeed}, ${o.nodes} nodes, ${o.steps} steps each${flags}`);
   for (let i = 0; i < o.seeds; i++) {
     const seed = o.firstSeed + i;
-    const r = runSimulation({ seed, nodes: o.nodes, steps: o.steps });
+    const r = runSimulation({ seed, nodes: o.nodes, steps: o.steps, membership: o.membership, compaction: o.compaction });
     if (r.stats.verdict === 'unknown') unknown++;
     if (o.verbose) {
       console.log(describeRun(r));
@@ -89,7 +103,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (r.violation !== null) {
       violations++;
-      console.log(formatViolation(r, o.nodes, o.steps));
+      console.log(formatViolation(r, o.nodes, o.steps, flags));
       if (o.verbose) console.log(`  final state:\n${r.finalStatus.map((l) => `    ${l}`).join('\n')}`);
     }
     const done = i + 1;

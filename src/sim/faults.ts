@@ -43,6 +43,8 @@ export type FaultEvent =
   | { readonly at: number; readonly kind: 'campaign'; readonly target: FaultTarget }
   /** The leader proposes a random valid membership change (one or two steps; two enter a joint configuration). */
   | { readonly at: number; readonly kind: 'membership'; readonly size: 1 | 2 }
+  /** The leader removes itself, or replaces itself by a node outside the configuration (`--membership`). */
+  | { readonly at: number; readonly kind: 'remove-leader'; readonly replace: boolean }
   /** Clears partitions, link faults and clock skew, resumes paused nodes and restarts crashed ones. */
   | { readonly at: number; readonly kind: 'heal' };
 
@@ -56,6 +58,15 @@ export interface ScheduleOptions {
   readonly calm: number;
   /** Chaos windows last up to this many ticks. */
   readonly maxChaos: number;
+  /** `--membership`: about a third of the chaos events are membership changes (incl. removing the leader). */
+  readonly membership?: boolean;
+}
+
+/** A membership event (add learner, promote, remove, replace, remove the leader). */
+export function randomMembershipFault(rng: Rng, at: number): FaultEvent {
+  const r = rng.int(10);
+  if (r < 2) return { at, kind: 'remove-leader', replace: r === 1 };
+  return { at, kind: 'membership', size: rng.int(3) === 0 ? 2 : 1 };
 }
 
 function randomTarget(rng: Rng, nodes: number): FaultTarget {
@@ -125,7 +136,8 @@ export function randomSchedule(rng: Rng, o: ScheduleOptions): FaultEvent[] {
     // Most windows start with lossy links, so elections and replication race with faults.
     if (rng.int(3) !== 0) events.push({ at: t, kind: 'links', faults: randomLinkFaults(rng) });
     for (let at = t + rng.int(meanGap); at < windowEnd; at += 1 + rng.int(2 * meanGap)) {
-      events.push(randomFault(rng, o.nodes, at));
+      // (Without the flag no extra number is drawn: schedules of old seeds stay the same.)
+      events.push(o.membership === true && rng.int(3) === 0 ? randomMembershipFault(rng, at) : randomFault(rng, o.nodes, at));
     }
     t = windowEnd;
     events.push({ at: t, kind: 'heal' });
@@ -154,6 +166,8 @@ export function describeFault(e: FaultEvent): string {
       return `links drop=${e.faults.dropRate.toFixed(2)} dup=${e.faults.dupRate.toFixed(2)} delay<=${e.faults.maxExtraDelay} long=${e.faults.longDelayRate.toFixed(3)}`;
     case 'membership':
       return `membership x${e.size}`;
+    case 'remove-leader':
+      return e.replace ? 'replace the leader' : 'remove the leader';
     case 'transfer':
     case 'heal':
       return e.kind;

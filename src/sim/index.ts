@@ -1,5 +1,5 @@
 /** The deterministic Raft simulation: public surface. */
-export { main, parseSimArgs, replayCommand, formatViolation, type SimCliOptions } from './cli.js';
+export { main, parseSimArgs, replayCommand, formatViolation, runFlags, type SimCliOptions } from './cli.js';
 export {
   runSimulation,
   tuningForSeed,

@@ -58,6 +58,10 @@ export interface SimOptions {
   readonly checkLiveness?: boolean;
   /** Lines of trace kept for a report. */
   readonly traceSize?: number;
+  /** `--membership`: many more membership changes in the random schedule, removing/replacing the leader too. */
+  readonly membership?: boolean;
+  /** `--compaction`: snapshot and compact every few applied entries on every node (else a policy drawn from the seed). */
+  readonly compaction?: boolean;
 }
 
 export interface SimViolationReport {
@@ -78,6 +82,8 @@ export interface SimStats {
   ops: { ok: number; fail: number; info: number };
   verdict: Verdict | 'skipped';
   checkerMs: number;
+  /** Membership changes the leaders accepted (proposeConfChange ok). */
+  membershipChanges: number;
 }
 
 export interface SimResult {
@@ -164,22 +170,36 @@ class Simulation implements NodeObserver, ClientCluster {
   readonly stats: SimStats = {
     ticks: 0, messages: 0, elections: 0, crashes: 0, snapshotsInstalled: 0, committed: 0,
     livenessChecks: 0, maxRecoveryTicks: 0, ops: { ok: 0, fail: 0, info: 0 }, verdict: 'skipped', checkerMs: 0,
+    membershipChanges: 0,
   };
 
   constructor(readonly options: SimOptions) {
     this.rng = new SeededRng(options.seed);
     this.tuning = { ...tuningForSeed(this.rng), ...options.tuning };
-    const compaction: CompactionPolicy = pick(this.rng, [
+    const drawn: CompactionPolicy = pick(this.rng, [
       { threshold: 0, keep: 0 },
       { threshold: 20, keep: 0 },
       { threshold: 50, keep: 5 },
       { threshold: 200, keep: 20 },
     ]);
+    // --compaction: frequent snapshots (no extra draw, so the rest of the run is unchanged).
+    const frequent: readonly CompactionPolicy[] = [
+      { threshold: 5, keep: 0 },
+      { threshold: 8, keep: 2 },
+      { threshold: 12, keep: 0 },
+    ];
+    const compaction = options.compaction === true ? frequent[options.seed % frequent.length]! : drawn;
     // Forked even when a schedule is given, so that the rest of the run draws the same numbers.
     const scheduleRng = this.rng.fork();
     this.schedule =
       options.schedule ??
-      randomSchedule(scheduleRng, { steps: options.steps, nodes: options.nodes, calm: CALM_TICKS, maxChaos: 1500 });
+      randomSchedule(scheduleRng, {
+        steps: options.steps,
+        nodes: options.nodes,
+        calm: CALM_TICKS,
+        maxChaos: 1500,
+        membership: options.membership === true,
+      });
     this.sortedSchedule = [...this.schedule].sort((a, b) => a.at - b.at);
     this.network = new SimNetwork(this.rng.fork(), options.nodes);
     this.trace = new Trace(options.traceSize ?? 40);
@@ -496,6 +516,9 @@ class Simulation implements NodeObserver, ClientCluster {
       case 'membership':
         what += this.changeMembership(e.size);
         break;
+      case 'remove-leader':
+        what += this.removeLeader(e.replace);
+        break;
       case 'heal':
         this.network.clearPartitions();
         this.network.setFaults(HEALTHY_LINKS);
@@ -533,8 +556,28 @@ class Simulation implements NodeObserver, ClientCluster {
       if (c.op === 'remove') voters.splice(voters.indexOf(c.node), 1);
     }
     if (changes.length === 0) return ': nothing to change';
+    return this.proposeChanges(leader, changes);
+  }
+
+  /** The leader removes itself (or swaps itself for a node outside the configuration). */
+  private removeLeader(replace: boolean): string {
+    const leader = this.leaderNode();
+    const raft = leader?.raft;
+    if (leader === null || raft == null) return ': no leader';
+    const conf = raft.status().conf ?? leader.conf;
+    if (conf.voters.length < 2) return ': the leader is the only voter';
+    const changes: ConfChangeItem[] = [{ op: 'remove', node: leader.id }];
+    const outsiders = this.nodeIds.filter((x) => !conf.voters.includes(x));
+    if (replace && outsiders.length > 0) changes.push({ op: 'add-voter', node: pick(this.rng, outsiders) });
+    return this.proposeChanges(leader, changes);
+  }
+
+  private proposeChanges(leader: SimNode, changes: readonly ConfChangeItem[]): string {
+    const raft = leader.raft;
+    if (raft === null) return ': no leader';
     if (raft.proposeConfChange === undefined) return ': core has no membership changes';
     const res = raft.proposeConfChange({ changes });
+    if (res.ok) this.stats.membershipChanges++;
     this.drive(leader);
     return `: n${leader.id} ${changes.map((c) => `${c.op} n${c.node}`).join(' + ')} -> ${res.ok ? `${res.index}/${res.term}` : res.reason}`;
   }
