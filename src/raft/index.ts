@@ -1,6 +1,6 @@
 export * from './types.js';
 export { RawNode } from './raw-node.js';
-export { MemoryStorage } from './memory-storage.js';
+export { MemoryStorage, copyConf } from './memory-storage.js';
 export { majorityCommittedIndex, majorityVoteResult, jointCommittedIndex, jointVoteResult } from './quorum.js';
 export type { JointConfig, VoteResult } from './quorum.js';
 export {

@@ -145,7 +145,8 @@ function isConfState(c: ConfState | readonly NodeId[]): c is ConfState {
   return !Array.isArray(c);
 }
 
-function copyConf(c: ConfState): ConfState {
+/** A deep copy of a membership, joint part included. */
+export function copyConf(c: ConfState): ConfState {
   const out: ConfState = { voters: [...c.voters], learners: [...c.learners] };
   if (!c.votersOutgoing || c.votersOutgoing.length === 0) return out;
   return { ...out, votersOutgoing: [...c.votersOutgoing], autoLeave: c.autoLeave ?? false };

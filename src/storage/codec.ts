@@ -60,14 +60,23 @@ export function decodeLogStart(v: Uint8Array): LogStart {
   return { index: readU64(v, 0), term: readU64(v, 8) };
 }
 
-function confLength(c: ConfState): number {
-  return 8 + 8 * (c.voters.length + c.learners.length);
+function confLists(c: ConfState): readonly (readonly NodeId[])[] {
+  return [c.voters, c.learners, c.votersOutgoing ?? []];
 }
 
-/** voters: count u32, ids u64…; learners: count u32, ids u64… */
+function confLength(c: ConfState): number {
+  let n = 1;
+  for (const ids of confLists(c)) n += 4 + 8 * ids.length;
+  return n;
+}
+
+/**
+ * voters, learners, outgoing voters (C_old of a joint configuration): each
+ * count u32, ids u64…; then flags u8 (bit 0: autoLeave).
+ */
 function writeConf(v: Uint8Array, off: number, c: ConfState): number {
   let o = off;
-  for (const ids of [c.voters, c.learners]) {
+  for (const ids of confLists(c)) {
     writeU32(v, o, ids.length);
     o += 4;
     for (const id of ids) {
@@ -75,13 +84,14 @@ function writeConf(v: Uint8Array, off: number, c: ConfState): number {
       o += 8;
     }
   }
+  v[o++] = c.autoLeave === true ? 1 : 0;
   return o;
 }
 
 function readConf(what: string, v: Uint8Array, off: number): { conf: ConfState; end: number } {
   let o = off;
   const lists: NodeId[][] = [];
-  for (let l = 0; l < 2; l++) {
+  for (let l = 0; l < 3; l++) {
     if (o + 4 > v.length) throw new StorageCorruptionError(`${what}: truncated conf state`);
     const n = readU32(v, o);
     o += 4;
@@ -90,7 +100,16 @@ function readConf(what: string, v: Uint8Array, off: number): { conf: ConfState; 
     for (let i = 0; i < n; i++, o += 8) ids.push(readU64(v, o));
     lists.push(ids);
   }
-  return { conf: { voters: lists[0] ?? [], learners: lists[1] ?? [] }, end: o };
+  if (o + 1 > v.length) throw new StorageCorruptionError(`${what}: truncated conf state`);
+  const flags = v[o++] as number;
+  if (flags > 1) throw new StorageCorruptionError(`${what}: unknown conf flags ${flags}`);
+  const outgoing = lists[2] ?? [];
+  const conf: ConfState = {
+    voters: lists[0] ?? [],
+    learners: lists[1] ?? [],
+    ...(outgoing.length > 0 ? { votersOutgoing: outgoing, autoLeave: flags === 1 } : {}),
+  };
+  return { conf, end: o };
 }
 
 export function encodeConf(c: ConfState): Uint8Array {

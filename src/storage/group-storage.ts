@@ -9,6 +9,7 @@
  * Read semantics are those of MemoryStorage in src/raft (same errors, same
  * `maxBytes` rule), so the two are interchangeable for the core.
  */
+import { copyConf } from '../raft/memory-storage.js';
 import { CompactedError, UnavailableError } from '../raft/types.js';
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata, Storage } from '../raft/types.js';
 import {
@@ -197,6 +198,9 @@ export class GroupStorage implements Storage, Checked {
     if (index > this.lastIndex()) throw new UnavailableError(index);
     const metadata: SnapshotMetadata = { index, term: this.term(index), conf: conf ? copyConf(conf) : this.conf };
     this.putSnapshot({ metadata, data }, this.snapChunks);
+    // initialState().conf is the membership as of the snapshot: the core replays later conf entries.
+    this.conf = metadata.conf;
+    this.commit.put(this.confKey, encodeConf(this.conf));
     this.commit.touch(this);
     return this.snap;
   }
@@ -283,6 +287,4 @@ export class GroupStorage implements Storage, Checked {
   }
 }
 
-export function copyConf(c: ConfState): ConfState {
-  return { voters: [...c.voters], learners: [...c.learners] };
-}
+

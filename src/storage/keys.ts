@@ -22,7 +22,8 @@
  */
 import { writeU32, writeU64, readU32, readU64 } from './bytes.js';
 
-export const FORMAT_VERSION = 1;
+/** 2: conf states carry the outgoing voters and autoLeave of a joint configuration. */
+export const FORMAT_VERSION = 2;
 
 export const KIND_FORMAT = 0x00;
 export const KIND_HARD_STATE = 0x01;

@@ -16,7 +16,8 @@ import type { LogStart, SnapshotMeta } from './codec.js';
 import { StorageCorruptionError } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 import type { BatchOp, CommitStats } from './group-commit.js';
-import { GroupStorage, copyConf } from './group-storage.js';
+import { copyConf } from '../raft/memory-storage.js';
+import { GroupStorage } from './group-storage.js';
 import type { GroupState } from './group-storage.js';
 import {
   FORMAT_VERSION,

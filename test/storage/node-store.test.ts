@@ -40,6 +40,27 @@ describe('NodeStore', () => {
     await store.close();
   });
 
+  it('keeps a joint configuration (outgoing voters, autoLeave) across reopen, in the conf and in a snapshot', async () => {
+    const dir = dirs.make();
+    let store = await NodeStore.open(dir);
+    const g = store.group(2, conf);
+    await g.append(entries(1, 4, 1));
+    const joint = { voters: [1, 2, 4], learners: [5], votersOutgoing: [1, 2, 3], autoLeave: true };
+    const snap = g.createSnapshot(3, new Uint8Array([9, 9]), joint);
+    // the membership as of the snapshot becomes the initial membership
+    expect(g.initialState().conf).toEqual(joint);
+    await store.flush();
+    store = await reopen(store, dir);
+    const h = store.group(2, conf);
+    expect(h.initialState().conf).toEqual(joint);
+    expect(h.snapshot().metadata).toEqual(snap.metadata);
+    expect(h.snapshot().metadata.conf).toEqual(joint);
+    await h.setConf({ voters: [1, 2, 4], learners: [5] }); // left the joint configuration
+    store = await reopen(store, dir);
+    expect(store.group(2, conf).initialState().conf).toEqual({ voters: [1, 2, 4], learners: [5] });
+    await store.close();
+  });
+
   it('a new empty group survives reopen with its initial membership', async () => {
     const dir = dirs.make();
     let store = await NodeStore.open(dir);
