@@ -14,6 +14,7 @@
  * they stay valid as long as the caller does not overwrite the input, and
  * holding one keeps the whole frame's memory alive. Copy if you keep it long.
  */
+import type { SnapChunk, SnapChunkAck } from '../raft/snapshot-transfer.js';
 import type { ConfState, Entry, EntryType, Message, NodeId } from '../raft/types.js';
 
 /** The first byte of a batch frame: the format version. */
@@ -502,4 +503,155 @@ export function decodeBatch(frame: Uint8Array): Batch {
   for (let i = 0; i < n; i++) readMessage(r, groupIds, messages);
   if (r.remaining !== 0) throw new FrameError(`${r.remaining} trailing bytes after ${n} messages`);
   return { groupIds, messages };
+}
+
+// ---- snapshot transfer frames (chunked InstallSnapshot, see snapshot-streams.ts) ----
+
+/** First byte of a snapshot chunk frame (a batch frame starts with FRAME_VERSION = 1). */
+export const SNAP_CHUNK_FRAME = 0x02;
+/** First byte of a snapshot chunk acknowledgement frame. */
+export const SNAP_ACK_FRAME = 0x03;
+
+/** Fixed bytes of a chunk frame before its conf lists and data. */
+const SNAP_CHUNK_FIXED_BYTES = 1 + 4 + 4 + 4 + 8 * 5;
+/** Bytes of an ack frame. */
+export const SNAP_ACK_FRAME_BYTES = 1 + 4 + 4 + 4 + 8 * 3;
+
+/** A decoded snapshot chunk of Raft group `groupId`; `chunk.data` is a view into the frame. */
+export interface SnapChunkFrame {
+  readonly kind: 'snap-chunk';
+  readonly groupId: number;
+  readonly chunk: SnapChunk;
+}
+
+export interface SnapAckFrame {
+  readonly kind: 'snap-ack';
+  readonly groupId: number;
+  readonly ack: SnapChunkAck;
+}
+
+/** Any node-to-node frame after the handshake. */
+export type PeerFrame = { readonly kind: 'batch'; readonly batch: Batch } | SnapChunkFrame | SnapAckFrame;
+
+/** Bytes a chunk frame of `c` takes on the wire. */
+export function snapChunkFrameBytes(c: SnapChunk): number {
+  const conf = c.metadata.conf;
+  return SNAP_CHUNK_FIXED_BYTES + 8 + 4 * (conf.voters.length + conf.learners.length) + 4 + c.data.byteLength;
+}
+
+/** Encodes one chunk into a fresh buffer (the transport hands it to the socket). Throws RangeError on invalid input. */
+export function encodeSnapChunk(groupId: number, c: SnapChunk): Uint8Array {
+  checkU32(groupId, 'group id');
+  checkU32(c.from, 'from');
+  checkU32(c.to, 'to');
+  checkU64(c.term, 'term');
+  checkU64(c.metadata.index, 'snapshot index');
+  checkU64(c.metadata.term, 'snapshot term');
+  checkU64(c.total, 'total');
+  checkU64(c.offset, 'offset');
+  checkU32(c.data.byteLength, 'chunk data length');
+  if (c.offset + c.data.byteLength > c.total) throw new RangeError('chunk extends past the snapshot total');
+  const { voters, learners } = c.metadata.conf;
+  for (const id of voters) checkU32(id, 'voter');
+  for (const id of learners) checkU32(id, 'learner');
+  const out = Buffer.allocUnsafe(snapChunkFrameBytes(c));
+  const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  let p = 0;
+  const u32 = (x: number): void => {
+    v.setUint32(p, x, true);
+    p += 4;
+  };
+  const u64 = (x: number): void => {
+    v.setUint32(p, x % TWO_32, true);
+    v.setUint32(p + 4, Math.floor(x / TWO_32), true);
+    p += 8;
+  };
+  out[p++] = SNAP_CHUNK_FRAME;
+  u32(groupId);
+  u32(c.from);
+  u32(c.to);
+  u64(c.term);
+  u64(c.metadata.index);
+  u64(c.metadata.term);
+  u64(c.total);
+  u64(c.offset);
+  u32(voters.length);
+  for (const id of voters) u32(id);
+  u32(learners.length);
+  for (const id of learners) u32(id);
+  u32(c.data.byteLength);
+  out.set(c.data, p);
+  return out;
+}
+
+/** Encodes one chunk acknowledgement into a fresh buffer. */
+export function encodeSnapAck(groupId: number, a: SnapChunkAck): Uint8Array {
+  checkU32(groupId, 'group id');
+  checkU32(a.from, 'from');
+  checkU32(a.to, 'to');
+  checkU64(a.index, 'snapshot index');
+  checkU64(a.snapTerm, 'snapshot term');
+  checkU64(a.offset, 'offset');
+  const out = Buffer.allocUnsafe(SNAP_ACK_FRAME_BYTES);
+  const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  out[0] = SNAP_ACK_FRAME;
+  v.setUint32(1, groupId, true);
+  v.setUint32(5, a.from, true);
+  v.setUint32(9, a.to, true);
+  let p = 13;
+  for (const x of [a.index, a.snapTerm, a.offset]) {
+    v.setUint32(p, x % TWO_32, true);
+    v.setUint32(p + 4, Math.floor(x / TWO_32), true);
+    p += 8;
+  }
+  return out;
+}
+
+function readSnapChunk(r: FrameReader): SnapChunkFrame {
+  const groupId = r.u32('group id');
+  const from = r.u32('from');
+  const to = r.u32('to');
+  const term = r.u64('term');
+  const index = r.u64('snapshot index');
+  const sTerm = r.u64('snapshot term');
+  const total = r.u64('total');
+  const offset = r.u64('offset');
+  const voters = r.nodeIds('voter count');
+  const learners = r.nodeIds('learner count');
+  const data = r.bytesView('chunk data');
+  if (offset + data.byteLength > total) {
+    throw new FrameError(`chunk [${offset}, ${offset + data.byteLength}) extends past the snapshot total ${total}`);
+  }
+  if (data.byteLength === 0 && total !== 0) throw new FrameError('empty chunk of a non-empty snapshot');
+  const chunk: SnapChunk = { from, to, term, metadata: { index, term: sTerm, conf: { voters, learners } }, total, offset, data };
+  return { kind: 'snap-chunk', groupId, chunk };
+}
+
+function readSnapAck(r: FrameReader): SnapAckFrame {
+  const groupId = r.u32('group id');
+  const from = r.u32('from');
+  const to = r.u32('to');
+  const index = r.u64('snapshot index');
+  const snapTerm = r.u64('snapshot term');
+  const offset = r.u64('offset');
+  return { kind: 'snap-ack', groupId, ack: { from, to, index, snapTerm, offset } };
+}
+
+/**
+ * Decodes any frame after the handshake by its first byte: a batch (0x01),
+ * a snapshot chunk (0x02) or a chunk ack (0x03). Throws FrameError for
+ * anything malformed, and nothing else.
+ */
+export function decodePeerFrame(frame: Uint8Array): PeerFrame {
+  if (frame.length === 0) throw new FrameError('empty frame');
+  const kind = frame[0]!;
+  if (kind === FRAME_VERSION) return { kind: 'batch', batch: decodeBatch(frame) };
+  const r = new FrameReader(frame);
+  r.u8('kind');
+  let out: PeerFrame;
+  if (kind === SNAP_CHUNK_FRAME) out = readSnapChunk(r);
+  else if (kind === SNAP_ACK_FRAME) out = readSnapAck(r);
+  else throw new FrameError(`unknown frame kind 0x${kind.toString(16)}`);
+  if (r.remaining !== 0) throw new FrameError(`${r.remaining} trailing bytes after a ${out.kind} frame`);
+  return out;
 }

@@ -4,6 +4,18 @@
  */
 export { FRAME_HEADER_BYTES, FRAME_VERSION, FrameEncoder, FrameError, MESSAGE_TAGS, decodeBatch, encodeBatch } from './codec.js';
 export type { Batch } from './codec.js';
+export {
+  SNAP_ACK_FRAME,
+  SNAP_ACK_FRAME_BYTES,
+  SNAP_CHUNK_FRAME,
+  decodePeerFrame,
+  encodeSnapAck,
+  encodeSnapChunk,
+  snapChunkFrameBytes,
+} from './codec.js';
+export type { PeerFrame, SnapAckFrame, SnapChunkFrame } from './codec.js';
+export { PeerSnapshots } from './snapshot-streams.js';
+export type { ChunkResult } from './snapshot-streams.js';
 export { backoffDelay } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
 export { PeerTransport } from './peer-transport.js';

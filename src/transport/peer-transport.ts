@@ -12,15 +12,24 @@
  *   socket already buffers more than `maxBufferedBytes`, is dropped and
  *   counted (Raft retransmits). Frames never exceed `maxFrameBytes`.
  * - The dialer reconnects with capped exponential backoff and seeded jitter.
+ * - A `snap` message larger than one chunk does not go in a batch: it is sent
+ *   as chunk frames with at most a window of un-acked chunks per transfer
+ *   (snapshot-streams.ts), interleaved with batches; the receiver acks,
+ *   assembles, and delivers one ordinary `snap` message. A transfer survives
+ *   a reconnect (resumes at the acked offset) and is dropped after
+ *   `snapshotStallMs` without progress.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
-import type { Message, NodeId } from '../raft/types.js';
+import type { SnapChunk } from '../raft/snapshot-transfer.js';
+import type { Message, MsgSnap, NodeId } from '../raft/types.js';
 import type { Rng } from '../util/rng.js';
 import { backoffDelay } from './backoff.js';
-import { FrameEncoder, FrameError, decodeBatch } from './codec.js';
+import { PeerSnapshots } from './snapshot-streams.js';
+import { FrameEncoder, FrameError, decodePeerFrame, encodeSnapAck, encodeSnapChunk } from './codec.js';
+import type { SnapAckFrame, SnapChunkFrame } from './codec.js';
 import type { Batch } from './codec.js';
 import {
   acceptorMac,
@@ -65,12 +74,15 @@ interface PeerState {
   readonly encoder: FrameEncoder;
   dirty: boolean;
   readonly metrics: PeerMetrics;
+  readonly snapshots: PeerSnapshots;
 }
 
 const MIN_SECRET_BYTES = 16;
 /** A pending-frame buffer that grew past this is released after its flush. */
 const ENCODER_SHRINK_ABOVE = 1 << 20;
 const ENCODER_INITIAL = 16 << 10;
+/** Room left in a frame for a chunk's header and conf lists. */
+const CHUNK_FRAME_SLACK = 64 << 10;
 
 function defaultLogger(nodeId: NodeId): TransportLogger {
   return (e) => {
@@ -104,6 +116,11 @@ export class PeerTransport {
   private readonly log: TransportLogger;
   private readonly listenHost: string;
   private readonly listenPort: number;
+  private readonly snapshotChunkBytes: number;
+  private readonly snapshotWindow: number;
+  private readonly snapshotStallMs: number;
+  private readonly maxSnapshotBytes: number;
+  private snapshotTimer: NodeJS.Timeout | null = null;
 
   private readonly peers = new Map<NodeId, PeerState>();
   private readonly links = new Set<Link>();
@@ -142,6 +159,14 @@ export class PeerTransport {
     this.log = opts.logger ?? defaultLogger(opts.nodeId);
     this.listenHost = opts.host;
     this.listenPort = opts.port;
+    const chunkCap = Math.max(1, this.maxFrameBytes - CHUNK_FRAME_SLACK);
+    this.snapshotChunkBytes = Math.min(opts.snapshotChunkBytes ?? 1 << 20, chunkCap);
+    this.snapshotWindow = opts.snapshotWindow ?? 4;
+    this.snapshotStallMs = opts.snapshotStallMs ?? 10_000;
+    this.maxSnapshotBytes = opts.maxSnapshotBytes ?? 1 << 30;
+    if (!Number.isInteger(this.snapshotChunkBytes) || this.snapshotChunkBytes < 1) throw new RangeError('snapshotChunkBytes must be ≥ 1');
+    if (!Number.isInteger(this.snapshotWindow) || this.snapshotWindow < 1) throw new RangeError('snapshotWindow must be ≥ 1');
+    if (!(this.snapshotStallMs > 0)) throw new RangeError('snapshotStallMs must be > 0');
   }
 
   /** Listens, then dials the peers it is responsible for. Resolves with the bound address. */
@@ -182,6 +207,8 @@ export class PeerTransport {
       return this.boundAddress;
     }
     if (this.pingIntervalMs > 0) this.pingTimer = setInterval(() => this.pingAll(), this.pingIntervalMs);
+    const sweepMs = Math.max(5, Math.min(1000, Math.floor(this.snapshotStallMs / 4)));
+    this.snapshotTimer = setInterval(() => this.sweepSnapshots(), sweepMs);
     for (const peer of this.peers.values()) this.dial(peer);
     return this.boundAddress;
   }
@@ -219,6 +246,7 @@ export class PeerTransport {
           encoder: new FrameEncoder(ENCODER_INITIAL),
           dirty: false,
           metrics: newPeerMetrics(),
+          snapshots: new PeerSnapshots(this.snapshotChunkBytes, this.snapshotWindow, this.maxSnapshotBytes),
         };
         this.peers.set(id, peer);
         this.dial(peer);
@@ -263,6 +291,10 @@ export class PeerTransport {
       m.messagesDropped++;
       return false;
     }
+    if (msg.type === 'snap' && msg.snapshot.data.byteLength > this.snapshotChunkBytes) {
+      this.startSnapshot(peer, groupId, msg);
+      return true;
+    }
     if (link.ws.bufferedAmount > this.maxBufferedBytes) {
       m.droppedBackpressure++;
       m.messagesDropped++;
@@ -289,6 +321,22 @@ export class PeerTransport {
       this.dirtyPeers.push(peer);
     }
     if (this.flushHandle === null) this.flushHandle = setImmediate(() => this.flush());
+    return true;
+  }
+
+  /**
+   * Closes the connection to `peer` if there is one (the dialer redials with
+   * backoff). Snapshot transfers survive and resume from the acked offset.
+   */
+  dropConnection(peer: NodeId): boolean {
+    const p = this.peers.get(peer);
+    const link = p?.link ?? null;
+    if (p === undefined || link === null || this.closed) return false;
+    p.link = null;
+    p.metrics.connected = false;
+    this.log({ kind: 'disconnected', peer: p.id, code: CLOSE_GOING_AWAY });
+    this.closeLink(link, CLOSE_GOING_AWAY);
+    if (this.dials(p)) this.scheduleRedial(p);
     return true;
   }
 
@@ -325,7 +373,10 @@ export class PeerTransport {
     this.flushHandle = null;
     if (this.pingTimer !== null) clearInterval(this.pingTimer);
     this.pingTimer = null;
+    if (this.snapshotTimer !== null) clearInterval(this.snapshotTimer);
+    this.snapshotTimer = null;
     for (const peer of this.peers.values()) {
+      peer.snapshots.clear();
       if (peer.retryTimer !== null) clearTimeout(peer.retryTimer);
       peer.retryTimer = null;
       peer.metrics.connected = false;
@@ -491,6 +542,9 @@ export class PeerTransport {
     m.connections++;
     m.connected = true;
     this.log({ kind: 'connected', peer: peer.id, role: link.role });
+    // Transfers cut by the lost connection go on from what the receiver acknowledged.
+    peer.snapshots.resumeAll();
+    this.pumpSnapshots(peer);
   }
 
   private onLinkClose(link: Link, code: number): void {
@@ -526,6 +580,7 @@ export class PeerTransport {
 
   private removePeer(peer: PeerState): void {
     this.peers.delete(peer.id);
+    peer.snapshots.clear();
     if (peer.retryTimer !== null) clearTimeout(peer.retryTimer);
     peer.retryTimer = null;
     this.dropLinks(peer, CLOSE_GOING_AWAY);
@@ -607,6 +662,75 @@ export class PeerTransport {
       m.bytesSent += out.length;
     }
     if (enc.capacity > ENCODER_SHRINK_ABOVE) enc.shrink(ENCODER_INITIAL);
+    if (peer.snapshots.outgoingCount > 0) this.pumpSnapshots(peer);
+  }
+
+  // ---- chunked snapshots ----
+
+  private startSnapshot(peer: PeerState, groupId: number, msg: MsgSnap): void {
+    peer.snapshots.start(groupId, msg, Date.now());
+    peer.metrics.snapshotsStarted++;
+    peer.metrics.messagesSent++;
+    this.pumpSnapshots(peer);
+  }
+
+  /** Sends every chunk the transfers' windows allow, unless the socket is backed up. */
+  private pumpSnapshots(peer: PeerState): void {
+    const link = peer.link;
+    if (link === null || link.state !== 'open' || link.ws.readyState !== WebSocket.OPEN) return;
+    if (link.ws.bufferedAmount > this.maxBufferedBytes) return;
+    const m = peer.metrics;
+    peer.snapshots.pump((groupId: number, chunk: SnapChunk) => {
+      link.ws.send(encodeSnapChunk(groupId, chunk), { binary: true });
+      m.snapshotChunksSent++;
+      m.snapshotBytesSent += chunk.data.byteLength;
+    });
+  }
+
+  private sweepSnapshots(): void {
+    const now = Date.now();
+    for (const peer of this.peers.values()) {
+      const s = peer.snapshots;
+      if (s.outgoingCount === 0 && s.incomingCount === 0) continue;
+      const dropped = s.sweep(now, this.snapshotStallMs);
+      if (dropped.outgoing > 0 || dropped.incoming > 0) {
+        peer.metrics.snapshotsAbandoned += dropped.outgoing;
+        this.log({ kind: 'snapshot-abandoned', peer: peer.id, outgoing: dropped.outgoing, incoming: dropped.incoming });
+      }
+      // Backpressure may have held chunks back: try again.
+      if (s.outgoingCount > 0) this.pumpSnapshots(peer);
+    }
+  }
+
+  private receiveSnapAck(peer: PeerState, f: SnapAckFrame): void {
+    if (f.ack.from !== peer.id || f.ack.to !== this.nodeId) {
+      peer.metrics.messagesRejected++;
+      return;
+    }
+    if (peer.snapshots.onAck(f.groupId, f.ack, Date.now())) peer.metrics.snapshotsSent++;
+    this.pumpSnapshots(peer);
+  }
+
+  private receiveSnapChunk(peer: PeerState, link: Link, f: SnapChunkFrame): void {
+    const m = peer.metrics;
+    const c = f.chunk;
+    if (c.from !== peer.id || c.to !== this.nodeId) {
+      m.messagesRejected++;
+      return;
+    }
+    m.snapshotChunksReceived++;
+    const r = peer.snapshots.onChunk(f.groupId, c, Date.now());
+    if (r.kind === 'rejected') {
+      m.snapshotChunksRejected++;
+      this.log({ kind: 'snapshot-rejected', peer: peer.id, groupId: f.groupId, reason: r.reason });
+      return;
+    }
+    if (link.ws.readyState === WebSocket.OPEN) link.ws.send(encodeSnapAck(f.groupId, r.ack), { binary: true });
+    this.log({ kind: 'snapshot-progress', peer: peer.id, groupId: f.groupId, received: r.received, total: c.total });
+    if (r.complete === null) return;
+    m.snapshotsReceived++;
+    m.messagesReceived++;
+    this.deliver(peer, { groupIds: [f.groupId], messages: [r.complete] });
   }
 
   private receiveFrame(link: Link, bytes: Uint8Array, isBinary: boolean): void {
@@ -615,7 +739,17 @@ export class PeerTransport {
     let batch: Batch;
     try {
       if (!isBinary) throw new FrameError('text frame');
-      batch = decodeBatch(bytes);
+      const frame = decodePeerFrame(bytes);
+      if (frame.kind === 'snap-chunk') {
+        peer.metrics.bytesReceived += bytes.length;
+        this.receiveSnapChunk(peer, link, frame);
+        return;
+      }
+      if (frame.kind === 'snap-ack') {
+        this.receiveSnapAck(peer, frame);
+        return;
+      }
+      batch = frame.batch;
     } catch (e) {
       if (!(e instanceof FrameError)) throw e;
       this.frameErrors++;
@@ -629,6 +763,11 @@ export class PeerTransport {
     const n = batch.messages.length;
     m.messagesReceived += n;
     if (n === 0) return;
+    this.deliver(peer, batch);
+  }
+
+  private deliver(peer: PeerState, batch: Batch): void {
+    const n = batch.messages.length;
     if (this.batchHandler !== null) {
       try {
         this.batchHandler(peer.id, batch);

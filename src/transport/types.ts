@@ -24,7 +24,12 @@ export type TransportEvent =
   | { readonly kind: 'dial-failed'; readonly peer: NodeId; readonly reason: string }
   | { readonly kind: 'frame-error'; readonly peer: NodeId; readonly reason: string }
   | { readonly kind: 'peer-unresponsive'; readonly peer: NodeId }
-  | { readonly kind: 'handler-error'; readonly peer: NodeId; readonly error: unknown };
+  | { readonly kind: 'handler-error'; readonly peer: NodeId; readonly error: unknown }
+  /** In-order bytes of an incoming snapshot grew (one event per accepted chunk). */
+  | { readonly kind: 'snapshot-progress'; readonly peer: NodeId; readonly groupId: number; readonly received: number; readonly total: number }
+  | { readonly kind: 'snapshot-rejected'; readonly peer: NodeId; readonly groupId: number; readonly reason: string }
+  /** Transfers dropped for making no progress within `snapshotStallMs`. */
+  | { readonly kind: 'snapshot-abandoned'; readonly peer: NodeId; readonly outgoing: number; readonly incoming: number };
 
 export type TransportLogger = (event: TransportEvent) => void;
 
@@ -49,6 +54,14 @@ export interface PeerTransportOptions {
   readonly reconnectMaxMs?: number;
   /** WebSocket ping period; a peer silent for two periods is disconnected. 0 disables. Default 5000 ms. */
   readonly pingIntervalMs?: number;
+  /** Snapshots with more data bytes than this go in chunks of this size (capped below maxFrameBytes). Default 1 MiB. */
+  readonly snapshotChunkBytes?: number;
+  /** Un-acked chunks in flight per transfer. Default 4. */
+  readonly snapshotWindow?: number;
+  /** A transfer (either direction) without progress for this long is dropped. Default 10000 ms. */
+  readonly snapshotStallMs?: number;
+  /** Incoming snapshots larger than this are refused. Default 1 GiB. */
+  readonly maxSnapshotBytes?: number;
   /** Receives connection events; default: auth, frame and handler errors to console.warn. */
   readonly logger?: TransportLogger;
 }
@@ -72,6 +85,16 @@ export interface PeerMetrics {
   connections: number;
   reconnects: number;
   dialAttempts: number;
+  /** Chunked snapshot transfers to this peer: started, fully acked, abandoned; chunk frames and data bytes sent. */
+  snapshotsStarted: number;
+  snapshotsSent: number;
+  snapshotsAbandoned: number;
+  snapshotChunksSent: number;
+  snapshotBytesSent: number;
+  /** From this peer: snapshots delivered whole, chunk frames received, chunks refused. */
+  snapshotsReceived: number;
+  snapshotChunksReceived: number;
+  snapshotChunksRejected: number;
 }
 
 export interface TransportMetrics {
@@ -103,5 +126,13 @@ export function newPeerMetrics(): PeerMetrics {
     connections: 0,
     reconnects: 0,
     dialAttempts: 0,
+    snapshotsStarted: 0,
+    snapshotsSent: 0,
+    snapshotsAbandoned: 0,
+    snapshotChunksSent: 0,
+    snapshotBytesSent: 0,
+    snapshotsReceived: 0,
+    snapshotChunksReceived: 0,
+    snapshotChunksRejected: 0,
   };
 }
