@@ -297,7 +297,18 @@ export class CacheNode {
   private tick(): void {
     if (this.closed) return;
     for (const r of this.replicas.values()) r.tick();
+    this.persistDeferred();
     this.scheduleTurn();
+  }
+
+  /** Commit-only hard states not yet handed to storage (see Replica.persist) go into a batch now. */
+  private persistDeferred(): void {
+    if (this.failed) return;
+    try {
+      for (const r of this.replicas.values()) r.persistDeferredHardState();
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   private scheduleTurn(): void {
@@ -443,6 +454,7 @@ export class CacheNode {
     this.tickTimer = null;
     const e = new NodeError('CLOSED', 'node is shutting down', false);
     for (const r of this.replicas.values()) r.failAll(e);
+    this.persistDeferred();
     await this.transport.close();
     await this.store.close();
   }

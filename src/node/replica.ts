@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { CacheStateMachine, decodeCommand, encodeCommand } from '../cache/index.js';
 import type { CacheConfig, Command, CommandResult } from '../cache/index.js';
 import { NONE, RawNode } from '../raft/index.js';
-import type { Entry, Message, NodeId, RaftConfig, Ready, Role } from '../raft/index.js';
+import type { Entry, HardState, Message, NodeId, RaftConfig, Ready, Role } from '../raft/index.js';
 import type { GroupStorage } from '../storage/index.js';
 import { NodeError } from './errors.js';
 import { Histogram } from './metrics.js';
@@ -335,6 +335,8 @@ export class Replica {
   private persistedVote = -1;
   /** Messages of the Ready in progress that wait for the flush. */
   private held: Message[] = [];
+  /** Latest hard state that changed only the commit index and is not yet handed to storage. */
+  private deferredHardState: HardState | null = null;
 
   /**
    * Step 1 of the Ready: hand hard state, entries and snapshot to storage
@@ -344,7 +346,29 @@ export class Replica {
   persist(rd: Ready): void {
     if (rd.snapshot) void this.storage.applySnapshot(rd.snapshot);
     if (rd.entries.length > 0) void this.storage.append(rd.entries);
-    if (rd.hardState) void this.storage.setHardState(rd.hardState);
+    if (rd.hardState !== null && !rd.mustSync) {
+      // Only the commit index moved: the core does not require it synced, and
+      // handing it to storage now would start a synced batch of its own (one
+      // extra fsync per write). It rides with the next synced batch, or the
+      // next tick (decision 4 in README.md).
+      this.deferredHardState = rd.hardState;
+      return;
+    }
+    const hs = rd.hardState ?? (rd.mustSync ? this.deferredHardState : null);
+    this.deferredHardState = null;
+    if (hs !== null) void this.storage.setHardState(hs);
+  }
+
+  /**
+   * Hands a deferred commit-only hard state to storage (its own batch). Called
+   * on every tick and before close, so the persisted commit index lags by at
+   * most one tick when no synced Ready comes along.
+   */
+  persistDeferredHardState(): void {
+    const hs = this.deferredHardState;
+    if (hs === null) return;
+    this.deferredHardState = null;
+    void this.storage.setHardState(hs);
   }
 
   /**
