@@ -27,12 +27,20 @@ const FLAGS: Record<string, string> = {
   '--config': 'config',
 };
 
+/** Flags without a value. */
+const SWITCHES: Record<string, string> = {
+  '--unsafe-stale-reads': 'unsafeStaleReads',
+};
+
 const USAGE = `usage: raftcache start --id N --data DIR --listen HOST:PORT --peer-listen HOST:PORT
          --members ID=HOST:CLIENTPORT/PEERPORT,... --secret S
          [--config FILE.json] [--log-format json|pretty] [--log-level info] [--token T]
+         [--unsafe-stale-reads]   (TEST ONLY: reads skip ReadIndex and may be stale)
 `;
 
 export class UsageError extends Error {}
+
+const SWITCHES_BY_FIELD: Record<string, true> = Object.fromEntries(Object.values(SWITCHES).map((f) => [f, true]));
 
 /** Parses argv into { field: text }; throws UsageError for unknown flags or missing values. */
 export function parseStartFlags(argv: readonly string[]): Record<string, string> {
@@ -41,6 +49,11 @@ export function parseStartFlags(argv: readonly string[]): Record<string, string>
     const arg = argv[i] as string;
     const eq = arg.indexOf('=');
     const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    const switchField = SWITCHES[arg];
+    if (switchField !== undefined) {
+      out[switchField] = 'true';
+      continue;
+    }
     const field = FLAGS[flag];
     if (field === undefined) throw new UsageError(`unknown option '${arg}'`);
     let value: string | undefined;
@@ -80,6 +93,7 @@ export async function loadStartConfig(argv: readonly string[]): Promise<NodeConf
     if (field === 'config') continue;
     if (field === 'id') merged['id'] = /^\d+$/.test(text) ? Number(text) : text;
     else if (field === 'members') merged['members'] = parseMembersFlag(text);
+    else if (field in SWITCHES_BY_FIELD) merged[field] = true;
     else merged[field] = text;
   }
   return parseNodeConfig(merged);
@@ -101,6 +115,11 @@ export async function main(argv: string[]): Promise<number> {
     throw e;
   }
   const logger = createLogger({ format: config.logFormat, level: config.logLevel, base: { node: nodeName(config.id) } });
+  if (config.unsafeStaleReads) {
+    logger.warn(
+      'UNSAFE: --unsafe-stale-reads is on. Reads skip ReadIndex and may return stale values. For testing the checker only; never in production.',
+    );
+  }
   const running = await startNodeServer(config, logger);
   const peer = running.node.peerAddress;
   logger.info(

@@ -104,6 +104,12 @@ export const nodeConfigSchema = z
     clockIntervalMs: positiveInt.default(1000),
     /** Most keys in one touch entry. */
     touchMaxKeys: positiveInt.default(1024),
+    /**
+     * TEST ONLY, UNSAFE: every read is answered from local state without
+     * ReadIndex, so followers and deposed leaders serve stale values. Exists so
+     * jepsen-lite can show that it catches a broken cache.
+     */
+    unsafeStaleReads: z.boolean().default(false),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -228,7 +228,7 @@ export class CacheNode {
     return new Promise<(Uint8Array | null)[]>((resolve, reject) => {
       try {
         const r = this.replica(group);
-        if (consistency === 'stale') {
+        if (consistency === 'stale' || this.config.unsafeStaleReads) {
           if (this.closed) throw new NodeError('CLOSED', 'node is shutting down', true);
           resolve(r.readLocal(keys));
           return;

@@ -78,6 +78,12 @@ describe('start flags', () => {
     expect(() => parseStartFlags(['--id'])).toThrow(/needs a value/);
   });
 
+  it('takes --unsafe-stale-reads as a switch; it is off unless given', async () => {
+    expect(parseStartFlags(['--unsafe-stale-reads', '--id', '2'])).toEqual({ unsafeStaleReads: 'true', id: '2' });
+    expect((await loadStartConfig([...FLAGS, '--unsafe-stale-reads'])).unsafeStaleReads).toBe(true);
+    expect((await loadStartConfig(FLAGS)).unsafeStaleReads).toBe(false);
+  });
+
   it('builds a config from flags alone', async () => {
     const c = await loadStartConfig(FLAGS);
     expect(c.id).toBe(1);
