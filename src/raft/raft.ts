@@ -486,6 +486,15 @@ export class Raft {
       }
     } else {
       this.send({ type: respType, from: this.id, to: m.from, term: this.term, reject: true });
+      if (m.type === 'vote' && this.role === 'candidate' && m.term === this.term && this.log.isUpToDate(m.index, m.logTerm)) {
+        // We would have voted for it but voted for ourselves. Give it the next try:
+        // restart our election timer. Otherwise a candidate that cannot win (a stale
+        // configuration, a log behind) and whose vote requests never reach this
+        // candidate can keep raising the term just before it retries, every time
+        // (seed 10452, membership + compaction, PreVote off). Timers only: safe.
+        this.electionElapsed = 0;
+        this.resetRandomizedElectionTimeout();
+      }
     }
   }
 

@@ -42,4 +42,14 @@ describe('regressions found by the simulation', () => {
       expect(r.stats.livenessChecks).toBe(1);
     }
   });
+  // Bug 5 (liveness, PreVote off): after a heal the only node able to win (n1, in
+  // joint [1,4]/[1]) needed n4's vote, while n4 (stale joint [5]/[5,4], log behind)
+  // campaigned only to n5 and raised its term just before each of n1's tries: n1
+  // learned n4's term from the rejection and retried at exactly that term. Fixed in
+  // raft.ts: a candidate that rejects a vote only because it voted for itself, for
+  // a candidate whose log is at least as up to date, restarts its election timer.
+  it('a stale candidate does not out-campaign the one node that can win (seed 10452)', { timeout: 60_000 }, () => {
+    const r = runSimulation({ seed: 10452, nodes: 5, steps: 20_000, membership: true, compaction: true, checkLinearizability: false });
+    expect(explain(r, 5, 20_000)).toBe('ok');
+  });
 });
