@@ -7,8 +7,8 @@ type Entry = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, { summary: string; load: () => Promise<Entry> }> = {
   demo: {
-    summary: 'an in-process 3-replica cluster with the cache state machine: writes, reads, a leader crash and failover',
-    load: async () => (await import('./demo.js')).main,
+    summary: 'an in-process simulated 3-replica cluster [--seed N]; demo failover: real nodes, load, kill -9 the leader, checked timeline',
+    load: async () => demoMain,
   },
   sim: {
     summary: 'the deterministic Raft simulation: --seeds N --nodes 3|5 --steps N [--first-seed S] [--verbose]',
@@ -53,6 +53,12 @@ const benches: Record<string, () => Promise<Entry>> = {
   ring: async () => (await import('../bench/ring.js')).main,
   checker: async () => (await import('../bench/checker.js')).main,
 };
+
+/** `demo` alone: the in-process simulation; `demo failover …`: real processes (demo-failover.ts). */
+async function demoMain(argv: string[]): Promise<number> {
+  if (argv[0] === 'failover') return (await import('./demo-failover.js')).main(argv.slice(1));
+  return (await import('./demo.js')).main(argv);
+}
 
 async function benchMain(argv: string[]): Promise<number> {
   // `bench --endpoints …` / `bench --dev …`: the cluster benchmark
