@@ -107,6 +107,9 @@ export function execute(node: CacheNode, req: Exclude<Request, { op: 'hello' }>,
     case 'mput':
       return mput(node, req, limits);
     case 'register':
+      if (req.group !== undefined && req.group !== DATA_GROUP) {
+        return errorResponse(id, wireError('WRONG_SHARD', `group ${req.group} is not served by this node`, true, { mapVersion: MAP_VERSION }));
+      }
       return writeOne(node, id, { type: 'register' }, limits, (r) =>
         r.result.ok && r.result.kind === 'registered' ? { id, ok: true, client: String(r.result.clientId) } : null,
       );

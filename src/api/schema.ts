@@ -49,7 +49,8 @@ export const requestSchemas = {
     session: session.optional(),
     encoding,
   }),
-  register: z.object({ id, op: z.literal('register') }),
+  /** `group`: the Raft group whose log holds the session (sessions are per group). */
+  register: z.object({ id, op: z.literal('register'), group: z.number().int().min(0).max(0xffffffff).optional() }),
   status: z.object({ id, op: z.literal('status') }),
   map: z.object({ id, op: z.literal('map') }),
 } as const;

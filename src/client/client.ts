@@ -2,24 +2,39 @@
  * RaftcacheClient: the TypeScript client of the protocol in PROTOCOL.md.
  *
  * - One pipelined socket per node (NodeConnection); members are discovered
- *   from `status`.
- * - Writes go to the leader; NOT_LEADER hints are followed, and without a hint
- *   the client rotates over the members.
- * - Linearizable and stale reads are spread round-robin over all replicas
- *   (followers serve linearizable reads through ReadIndex); lease reads go to
- *   the leader.
- * - Writes carry a lazily registered session (client, seq). Every retry of a
- *   write re-sends the same (client, seq), so the write is applied at most
- *   once; the server answers a duplicate with the first result.
+ *   from `status`, shards from `map` (see shard-map.ts). Without a map (a
+ *   server without shards, or before connect()) the client sees one shard
+ *   over the whole ring served by every member.
+ * - Every key is routed by its ring position (murmur3 `hashKey`, binary
+ *   search over the map's ranges) to its shard: writes to that shard's
+ *   leader (NOT_LEADER hints update that shard's leader only; without a hint
+ *   the client rotates over the shard's replicas), linearizable and stale
+ *   reads round-robin over the shard's replicas (followers serve ReadIndex),
+ *   lease reads to the shard's leader.
+ * - WRONG_SHARD (or a newer mapVersion seen in a response or hello) refreshes
+ *   the map — one refresh in flight, callers coalesce on it — and the
+ *   operation retries on the new route within its deadline.
+ * - Writes carry a session of the key's shard group (the server keeps
+ *   sessions per Raft group), registered lazily on that group. Every retry of
+ *   a write re-sends the same (client, seq), so it is applied at most once.
+ * - mget/mput over several shards are split per shard, sent in parallel and
+ *   gathered in the caller's order.
  * - Failures are retried with capped, jittered backoff up to the operation's
  *   deadline; the final rejection is a RaftcacheError whose `definite` is false
  *   whenever an attempt of the write may have been applied.
  */
+import { hashKey } from '../shard/index.js';
 import { NodeConnection } from './connection.js';
 import type { ConnectionOptions } from './connection.js';
 import { ConnectionFailure, RaftcacheError } from './errors.js';
+import { NearCache } from './near-cache.js';
+import type { NearCacheOptions, NearCacheStats } from './near-cache.js';
+import { MapKeeper } from './map-keeper.js';
 import { endpointUrl, toNodeStatus } from './protocol.js';
 import type { Consistency, NodeStatus, RequestFrame, ResponseFrame, SessionField, WireError } from './protocol.js';
+import { ClientSession } from './session.js';
+import { RoutingTable } from './shard-map.js';
+import type { ShardMapData, ShardRoute } from './shard-map.js';
 
 export interface RaftcacheClientOptions {
   /** Seed nodes: "host:port" or ws URLs. */
@@ -37,13 +52,32 @@ export interface RaftcacheClientOptions {
   readonly consistency?: Consistency;
   readonly backoffBaseMs?: number;
   readonly backoffMaxMs?: number;
-  /** Learn the member list from `status` (default true); false = use only the seeds. */
+  /**
+   * Learn members from `status` and shards from `map` (default true); false =
+   * use only the seeds, as one shard, and never fetch the map.
+   */
   readonly discover?: boolean;
   readonly maxPayload?: number;
+  /**
+   * Opt-in near cache for reads with `consistency: 'stale'` and `maxStaleMs`
+   * (never used by linearizable or lease reads). Off by default.
+   */
+  readonly nearCache?: NearCacheOptions;
+  /**
+   * Re-read the shard map every this many ms while open (0 = never, the
+   * default). Servers do not push map changes yet; WRONG_SHARD and newer
+   * mapVersions seen in responses refresh it in any case.
+   */
+  readonly mapPollMs?: number;
 }
 
 export interface ReadOptions {
   readonly consistency?: Consistency;
+  /**
+   * With `consistency: 'stale'` and a near cache: a cached result at most this
+   * old (ms) may answer the read. Without it the near cache is not used.
+   */
+  readonly maxStaleMs?: number;
 }
 
 export interface WriteOptions {
@@ -65,7 +99,49 @@ export type NodeStatusResult =
   | { readonly url: string; readonly ok: true; readonly status: NodeStatus }
   | { readonly url: string; readonly ok: false; readonly error: string };
 
+/** One shard as the client routes to it (urls, not node ids). */
+export interface ShardView {
+  readonly shard: number;
+  readonly group: number;
+  /** Inclusive [start, end] ring ranges, sorted. */
+  readonly ranges: readonly (readonly [number, number])[];
+  readonly replicas: readonly string[];
+  readonly leader: string | null;
+}
+
+/** The client's map: `version` is -1 while no map is known (seeds as one shard). */
+export interface ShardMapView {
+  readonly version: number;
+  /** True when the map came from the server's `map` op (false: the one-shard fallback). */
+  readonly fromServer: boolean;
+  readonly shards: readonly ShardView[];
+}
+
 type Route = 'leader' | 'any';
+
+/** The shard an attempt goes to, re-evaluated before every attempt; null = re-plan the operation. */
+type Locate = () => ShardRoute | null;
+
+interface Plan {
+  readonly route: Route;
+  /** A lost attempt may have changed state. */
+  readonly isWrite: boolean;
+  /** Without it (a write without a session), an attempt that may have been applied is not repeated. */
+  readonly retrySafe: boolean;
+  readonly session: { readonly field: SessionField; readonly owner: ClientSession } | null;
+  readonly locate: Locate;
+  readonly deadline: number;
+}
+
+/**
+ * Internal: the operation no longer fits the route it was planned on (its
+ * key moved to another group, or a multi-key part now spans shards).
+ */
+class Rerouted extends Error {
+  constructor(readonly maybeApplied: boolean) {
+    super('rerouted');
+  }
+}
 
 const RETRY_CODES = new Set(['NOT_LEADER', 'WRONG_SHARD', 'OVERLOADED', 'UNAVAILABLE', 'TIMEOUT']);
 
@@ -77,18 +153,22 @@ export class RaftcacheClient {
   private readonly backoffMaxMs: number;
   private readonly defaultConsistency: Consistency;
   private readonly discover: boolean;
+  private readonly mapPollMs: number;
   private readonly connOptions: ConnectionOptions;
 
   private readonly conns = new Map<string, NodeConnection>();
-  /** Urls of the replicas, in member order. */
-  private replicas: string[];
+  /** Urls of every known member, in member order. */
+  private memberUrls: string[];
   private readonly nodeUrls = new Map<string, string>();
   private readonly downUntil = new Map<string, number>();
-  private leaderUrl: string | null = null;
-  private rr = 0;
 
-  private session: ClientSession | null = null;
-  private registering: Promise<ClientSession> | undefined;
+  private readonly maps: MapKeeper;
+
+  /** Sessions per shard group (the server keeps sessions per Raft group). */
+  private readonly sessions = new Map<number, ClientSession>();
+  private readonly registering = new Map<number, Promise<ClientSession>>();
+
+  private readonly nearCache: NearCache | null;
 
   private closed = false;
   private signalClosed: () => void = () => {};
@@ -97,39 +177,82 @@ export class RaftcacheClient {
   constructor(options: RaftcacheClientOptions) {
     if (options.endpoints.length === 0) throw new RangeError('RaftcacheClient: endpoints must not be empty');
     this.seeds = [...new Set(options.endpoints.map(endpointUrl))];
-    this.replicas = [...this.seeds];
+    this.memberUrls = [...this.seeds];
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? Math.min(this.timeoutMs, 2000);
     this.backoffBaseMs = options.backoffBaseMs ?? 10;
     this.backoffMaxMs = options.backoffMaxMs ?? 250;
     this.defaultConsistency = options.consistency ?? 'linearizable';
     this.discover = options.discover ?? true;
+    this.mapPollMs = options.mapPollMs ?? 0;
+    this.nearCache = options.nearCache !== undefined ? new NearCache(options.nearCache) : null;
     const connectTimeoutMs = options.connectTimeoutMs ?? Math.min(this.attemptTimeoutMs, 1000);
     this.connOptions = {
       clientName: options.clientName ?? 'raftcache-ts/1',
       connectTimeoutMs,
       sweepMs: Math.max(5, Math.min(50, Math.floor(this.attemptTimeoutMs / 10))),
+      onMapVersion: (v) => this.maps.note(v),
       ...(options.token !== undefined ? { token: options.token } : {}),
       ...(options.maxPayload !== undefined ? { maxPayload: options.maxPayload } : {}),
     };
     this.closedSignal = new Promise<void>((resolve) => {
       this.signalClosed = resolve;
     });
+    this.maps = new MapKeeper(
+      {
+        request: (url, frame, deadline) => this.conn(url).request(frame, deadline),
+        mapSources: () => [...new Set([...this.memberUrls, ...this.seeds])],
+        installed: (map, old) => this.installed(map, old),
+        attemptTimeoutMs: this.attemptTimeoutMs,
+      },
+      this.discover,
+      this.seeds,
+      this.closedSignal,
+    );
   }
 
-  /** Urls of the known replicas. */
+  /** The routing table in use (the map keeper replaces it on refresh). */
+  private get table(): RoutingTable {
+    return this.maps.table;
+  }
+
+  /** Urls of the known members. */
   get members(): readonly string[] {
-    return this.replicas;
+    return this.memberUrls;
   }
 
-  /** Url of the leader as last learned, or null. */
+  /** Url of the first shard's leader as last learned, or null (with one shard: the leader). */
   get leader(): string | null {
-    return this.leaderUrl;
+    return this.table.routes[0]?.leaderUrl ?? null;
+  }
+
+  /** Version of the shard map the client routes by; -1 while none is known. */
+  get mapVersion(): number {
+    return this.table.version;
+  }
+
+  /** A snapshot of the shard map the client routes by. */
+  shardMap(): ShardMapView {
+    const t = this.table;
+    return { version: t.version, fromServer: this.maps.sharded, shards: t.routes.map((r) => viewOf(t, r)) };
+  }
+
+  /** The shard `key` routes to under the current map. */
+  shardOf(key: string): ShardView {
+    const t = this.table;
+    return viewOf(t, t.routeOfHash(hashKey(key)));
+  }
+
+  /** Hits, misses and size of the near cache, or null without one. */
+  nearCacheStats(): NearCacheStats | null {
+    return this.nearCache?.stats() ?? null;
   }
 
   /**
-   * Reaches a seed, learns members and leader from its `status`. Retries the
-   * seeds until timeoutMs; rejects with UNAVAILABLE when none answers.
+   * Reaches a seed, learns members and leader from its `status`, then the
+   * shard map from `map` (a server without shards info: one shard over all
+   * members). Retries the seeds until timeoutMs; rejects with UNAVAILABLE
+   * when none answers, BAD_MAP when the map is malformed.
    */
   async connect(): Promise<void> {
     const deadline = Date.now() + this.timeoutMs;
@@ -141,6 +264,8 @@ export class RaftcacheClient {
           const res = await this.conn(url).request({ id: 0, op: 'status' }, Math.min(deadline, Date.now() + this.attemptTimeoutMs));
           if (res.ok) {
             this.learnStatus(toNodeStatus(res));
+            await this.maps.load(url, deadline);
+            this.maps.startPolling(this.mapPollMs);
             return;
           }
           last = `${url}: ${res.error?.code ?? 'error'} ${res.error?.message ?? ''}`;
@@ -157,23 +282,37 @@ export class RaftcacheClient {
     }
   }
 
+  /** Fetches the shard map now (coalesced with a refresh in flight); resolves with the version routed by. */
+  async refreshMap(): Promise<number> {
+    this.checkOpen(false);
+    const deadline = Date.now() + this.timeoutMs;
+    await this.maps.untilDeadline(this.maps.refresh(undefined, deadline), deadline);
+    return this.table.version;
+  }
+
   async get(key: string, options?: ReadOptions): Promise<string | null> {
     const frame: RequestFrame = { id: 0, op: 'get', key };
     const consistency = options?.consistency ?? this.defaultConsistency;
     if (consistency !== 'linearizable') frame['consistency'] = consistency; // the server's default
-    const res = await this.read(frame);
-    return stringOrNull(res['value']);
+    const hash = hashKey(key);
+    const cache = this.nearCache;
+    const maxStaleMs = options?.maxStaleMs;
+    if (cache === null || consistency !== 'stale' || maxStaleMs === undefined) {
+      return stringOrNull((await this.read(frame, hash, consistency))['value']);
+    }
+    const hit = cache.lookup(key, maxStaleMs);
+    if (hit !== undefined) return hit;
+    const ticket = cache.ticket(hash);
+    const sentAt = Date.now();
+    const value = stringOrNull((await this.read(frame, hash, consistency))['value']);
+    cache.store(key, hash, value, sentAt, ticket);
+    return value;
   }
 
-  /** Like get, but binary-safe (base64 on the wire). */
+  /** Like get, but binary-safe (base64 on the wire). Never uses the near cache. */
   async getBytes(key: string, options?: ReadOptions): Promise<Uint8Array | null> {
-    const res = await this.read({
-      id: 0,
-      op: 'get',
-      key,
-      consistency: options?.consistency ?? this.defaultConsistency,
-      encoding: 'base64',
-    });
+    const consistency = options?.consistency ?? this.defaultConsistency;
+    const res = await this.read({ id: 0, op: 'get', key, consistency, encoding: 'base64' }, hashKey(key), consistency);
     const v = res['value'];
     return typeof v === 'string' ? new Uint8Array(Buffer.from(v, 'base64')) : null;
   }
@@ -186,11 +325,11 @@ export class RaftcacheClient {
       frame['encoding'] = 'base64';
     }
     if (options?.ttlMs !== undefined) frame['ttlMs'] = options.ttlMs;
-    await this.write(frame);
+    await this.write(frame, key);
   }
 
   async delete(key: string): Promise<boolean> {
-    const res = await this.write({ id: 0, op: 'delete', key });
+    const res = await this.write({ id: 0, op: 'delete', key }, key);
     return res['deleted'] === true;
   }
 
@@ -198,40 +337,66 @@ export class RaftcacheClient {
   async cas(key: string, expected: string | null, next: string | null, options?: WriteOptions): Promise<CasResult> {
     const frame: RequestFrame = { id: 0, op: 'cas', key, expected, value: next };
     if (options?.ttlMs !== undefined) frame['ttlMs'] = options.ttlMs;
-    const res = await this.write(frame);
+    const res = await this.write(frame, key);
     return { swapped: res['swapped'] === true, current: stringOrNull(res['current']) };
   }
 
   async incr(key: string, by = 1): Promise<number> {
-    const res = await this.write({ id: 0, op: 'incr', key, by });
+    const res = await this.write({ id: 0, op: 'incr', key, by }, key);
     const v = res['value'];
     if (typeof v === 'number') return v;
     if (typeof v === 'string' && v !== '' && Number.isFinite(Number(v))) return Number(v);
     throw new RaftcacheError({ code: 'INTERNAL', message: `incr: unexpected value ${JSON.stringify(v)}`, definite: false });
   }
 
+  /**
+   * Values of `keys` in their order (null where absent). Keys of several
+   * shards are split per shard and read in parallel; any part's failure
+   * fails the call. Never uses the near cache.
+   */
   async mget(keys: readonly string[], options?: ReadOptions): Promise<(string | null)[]> {
-    const res = await this.read({ id: 0, op: 'mget', keys, consistency: options?.consistency ?? this.defaultConsistency });
-    const vs = res['values'];
-    return Array.isArray(vs) ? vs.map(stringOrNull) : keys.map(() => null);
+    this.checkOpen(false);
+    const consistency = options?.consistency ?? this.defaultConsistency;
+    const out = new Array<string | null>(keys.length).fill(null);
+    if (keys.length === 0) return out;
+    const hashes = hashAll(keys);
+    await this.mgetSpan(keys, hashes, null, out, consistency, Date.now() + this.timeoutMs);
+    return out;
   }
 
   /**
-   * Writes several keys in one command. The server takes a session only for a
-   * single entry, so a multi-entry mput has none: it is not retried once an
-   * attempt may have been applied (it rejects with definite: false instead).
+   * Writes several keys. Per shard, one entry carries a session (retried with
+   * the same seq); several entries carry none (the server takes sessions only
+   * for one entry), so such a part is not retried once an attempt may have
+   * been applied. Parts of different shards go in parallel; if any fails the
+   * call fails, `definite` only when no part may have been applied.
    */
   async mput(entries: readonly MputEntry[]): Promise<void> {
-    if (entries.length <= 1) {
-      await this.write({ id: 0, op: 'mput', entries });
-      return;
+    this.checkOpen(false);
+    const hashes = new Uint32Array(entries.length);
+    for (let i = 0; i < entries.length; i++) hashes[i] = hashKey((entries[i] as MputEntry).key);
+    this.invalidateAll(entries, hashes);
+    try {
+      await this.mputSpan(entries, hashes, null, Date.now() + this.timeoutMs);
+    } finally {
+      this.invalidateAll(entries, hashes);
     }
-    await this.execute({ id: 0, op: 'mput', entries }, 'leader', null, true, false);
   }
 
-  /** `status` of one node: the leader when known, else any replica. */
+  /** `status` of one node: the first shard's leader when known, else any of its replicas. */
   async status(): Promise<NodeStatus> {
-    const res = await this.execute({ id: 0, op: 'status' }, this.leaderUrl !== null ? 'leader' : 'any', null, false);
+    const first = (): ShardRoute => this.table.routes[0] as ShardRoute;
+    const res = await this.execute(
+      { id: 0, op: 'status' },
+      {
+        route: first().leaderUrl !== null ? 'leader' : 'any',
+        isWrite: false,
+        retrySafe: true,
+        session: null,
+        locate: first,
+        deadline: Date.now() + this.timeoutMs,
+      },
+    );
     const s = toNodeStatus(res);
     this.learnStatus(s);
     return s;
@@ -240,7 +405,7 @@ export class RaftcacheClient {
   /** `status` of every known member (one round, no retries). */
   async clusterStatus(): Promise<NodeStatusResult[]> {
     this.checkOpen(false);
-    const urls = [...this.replicas];
+    const urls = [...this.memberUrls];
     const deadline = Date.now() + this.attemptTimeoutMs;
     return Promise.all(
       urls.map(async (url): Promise<NodeStatusResult> => {
@@ -260,125 +425,323 @@ export class RaftcacheClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.maps.close();
     this.signalClosed();
     for (const c of this.conns.values()) c.close();
   }
 
-  // ---- internals ----
+  // ---- reads and writes ----
 
-  private read(frame: RequestFrame): Promise<ResponseFrame> {
-    return this.execute(frame, frame['consistency'] === 'lease' ? 'leader' : 'any', null, false);
+  private read(frame: RequestFrame, hash: number, consistency: Consistency): Promise<ResponseFrame> {
+    return this.execute(frame, {
+      route: consistency === 'lease' ? 'leader' : 'any',
+      isWrite: false,
+      retrySafe: true,
+      session: null,
+      locate: () => this.table.routeOfHash(hash),
+      deadline: Date.now() + this.timeoutMs,
+    });
   }
 
-  /** A write with a session: registers lazily, numbers it, retries with the same seq. */
-  private async write(frame: RequestFrame): Promise<ResponseFrame> {
+  /**
+   * A write of `key` with a session of the key's shard group: registers
+   * lazily on that group, numbers the write, retries with the same seq. If
+   * the key moves to another group (a shard split) the write starts over
+   * under that group's session — unless an attempt may have been applied,
+   * which makes the outcome unknown (definite: false).
+   */
+  private async write(frame: RequestFrame, key: string, deadline = Date.now() + this.timeoutMs): Promise<ResponseFrame> {
     this.checkOpen(false);
-    let session = this.session ?? (await this.register());
-    let field = session.begin();
-    frame['session'] = field;
+    const hash = hashKey(key);
+    this.nearCache?.invalidate(key, hash);
     try {
       for (;;) {
+        this.checkOpen(false);
+        if (Date.now() >= deadline) {
+          throw new RaftcacheError({ code: 'TIMEOUT', message: `${frame.op}: no outcome within ${this.timeoutMs} ms (the key's shard kept moving)`, definite: true });
+        }
+        const group = this.table.routeOfHash(hash).group;
+        let session: ClientSession;
         try {
-          return await this.execute(frame, 'leader', field, true);
+          session = this.sessions.get(group) ?? (await this.register(group, deadline));
         } catch (e) {
+          if (e instanceof Rerouted) continue; // the group left the map while registering
+          throw e;
+        }
+        const field = session.begin();
+        frame['session'] = field;
+        try {
+          return await this.execute(frame, {
+            route: 'leader',
+            isWrite: true,
+            retrySafe: true,
+            session: { field, owner: session },
+            locate: () => {
+              const r = this.table.routeOfHash(hash);
+              return r.group === group ? r : null;
+            },
+            deadline,
+          });
+        } catch (e) {
+          if (e instanceof Rerouted) {
+            if (!e.maybeApplied) continue;
+            throw new RaftcacheError({
+              code: 'TIMEOUT',
+              message: `${frame.op}: the key moved to another shard group while an attempt's outcome was unknown`,
+              definite: false,
+            });
+          }
           // A session the server forgot, on a write certainly not applied:
           // register again and retry the write under the new session.
-          if (!(e instanceof RaftcacheError) || e.code !== 'SESSION_EXPIRED' || !e.definite) throw e;
-          if (this.session === session) this.session = null;
+          if (e instanceof RaftcacheError && e.code === 'SESSION_EXPIRED' && e.definite) {
+            if (this.sessions.get(group) === session) this.sessions.delete(group);
+            continue;
+          }
+          throw e;
+        } finally {
           session.complete(field.seq);
-          session = this.session ?? (await this.register());
-          field = session.begin();
-          frame['session'] = field;
         }
       }
     } finally {
-      session.complete(field.seq);
+      this.nearCache?.invalidate(key, hash);
     }
   }
 
-  private register(): Promise<ClientSession> {
-    if (this.registering === undefined) {
-      this.registering = this.execute({ id: 0, op: 'register' }, 'leader', null, false)
+  /** Registers a session on `group` (one registration in flight per group). */
+  private register(group: number, deadline: number): Promise<ClientSession> {
+    let p = this.registering.get(group);
+    if (p === undefined) {
+      const frame: RequestFrame = { id: 0, op: 'register' };
+      if (this.maps.sharded) frame['group'] = group; // a server without shards has one group
+      p = this.execute(frame, {
+        route: 'leader',
+        isWrite: false,
+        retrySafe: true,
+        session: null,
+        locate: () => this.table.byGroup(group) ?? null,
+        deadline,
+      })
         .then((res) => {
           const c = res['client'];
           if (typeof c !== 'string' && typeof c !== 'number') {
             throw new RaftcacheError({ code: 'INTERNAL', message: 'register: no client id in the response', definite: true });
           }
-          this.session = new ClientSession(String(c));
-          return this.session;
+          const session = new ClientSession(String(c));
+          this.sessions.set(group, session);
+          return session;
         })
         .finally(() => {
-          this.registering = undefined;
+          this.registering.delete(group);
         });
+      this.registering.set(group, p);
     }
-    return this.registering;
+    return p;
   }
+
+  /** Reads keys[idx] (idx null = all keys) into `out`, split per shard. */
+  private async mgetSpan(
+    keys: readonly string[],
+    hashes: Uint32Array,
+    idx: readonly number[] | null,
+    out: (string | null)[],
+    consistency: Consistency,
+    deadline: number,
+  ): Promise<void> {
+    const parts = this.splitByShard(hashes, idx);
+    if (parts.length === 1) return this.mgetPart(keys, hashes, idx, out, consistency, deadline);
+    const settled = await Promise.allSettled(parts.map((part) => this.mgetPart(keys, hashes, part, out, consistency, deadline)));
+    for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  }
+
+  private async mgetPart(
+    keys: readonly string[],
+    hashes: Uint32Array,
+    part: readonly number[] | null,
+    out: (string | null)[],
+    consistency: Consistency,
+    deadline: number,
+  ): Promise<void> {
+    const partKeys = part === null ? keys : part.map((i) => keys[i] as string);
+    let res: ResponseFrame;
+    try {
+      res = await this.execute(
+        { id: 0, op: 'mget', keys: partKeys, consistency },
+        {
+          route: consistency === 'lease' ? 'leader' : 'any',
+          isWrite: false,
+          retrySafe: true,
+          session: null,
+          locate: this.spanLocator(hashes, part),
+          deadline,
+        },
+      );
+    } catch (e) {
+      if (!(e instanceof Rerouted)) throw e;
+      return this.mgetSpan(keys, hashes, part ?? indices(keys.length), out, consistency, deadline);
+    }
+    const vs = res['values'];
+    if (!Array.isArray(vs)) return;
+    for (let j = 0; j < partKeys.length; j++) out[part === null ? j : (part[j] as number)] = stringOrNull(vs[j]);
+  }
+
+  private async mputSpan(entries: readonly MputEntry[], hashes: Uint32Array, idx: readonly number[] | null, deadline: number): Promise<void> {
+    const parts = this.splitByShard(hashes, idx);
+    if (parts.length <= 1) return this.mputPart(entries, hashes, idx, deadline);
+    const settled = await Promise.allSettled(parts.map((part) => this.mputPart(entries, hashes, part, deadline)));
+    let first: unknown;
+    let failed = 0;
+    let definite = true;
+    for (const s of settled) {
+      if (s.status === 'fulfilled') {
+        definite = false; // that part was applied
+        continue;
+      }
+      failed++;
+      first ??= s.reason;
+      if (!(s.reason instanceof RaftcacheError) || !s.reason.definite) definite = false;
+    }
+    if (failed === 0) return;
+    const e = first instanceof RaftcacheError ? first : new RaftcacheError({ code: 'INTERNAL', message: String(first), definite: false });
+    throw new RaftcacheError({
+      code: e.code,
+      message: `mput: ${failed} of ${parts.length} shard parts failed (first: ${e.message})`,
+      definite,
+      hints: { ...e.hints, parts: parts.length, failedParts: failed },
+      cause: e,
+    });
+  }
+
+  private async mputPart(entries: readonly MputEntry[], hashes: Uint32Array, part: readonly number[] | null, deadline: number): Promise<void> {
+    const partEntries = part === null ? entries : part.map((i) => entries[i] as MputEntry);
+    const frame: RequestFrame = { id: 0, op: 'mput', entries: partEntries };
+    const one = partEntries[0];
+    if (partEntries.length === 1 && one !== undefined) {
+      await this.write(frame, one.key, deadline); // one entry: with a session
+      return;
+    }
+    try {
+      await this.execute(frame, {
+        route: 'leader',
+        isWrite: true,
+        retrySafe: false,
+        session: null,
+        locate: partEntries.length === 0 ? () => this.table.routes[0] as ShardRoute : this.spanLocator(hashes, part),
+        deadline,
+      });
+    } catch (e) {
+      if (!(e instanceof Rerouted)) throw e;
+      if (e.maybeApplied) {
+        throw new RaftcacheError({ code: 'TIMEOUT', message: 'mput: keys moved between shards while an attempt was unanswered', definite: false });
+      }
+      await this.mputSpan(entries, hashes, part ?? indices(entries.length), deadline);
+    }
+  }
+
+  /** Positions (idx, or all) grouped by shard, each group in caller order, groups by first position. */
+  private splitByShard(hashes: Uint32Array, idx: readonly number[] | null): number[][] {
+    const t = this.table;
+    const n = idx === null ? hashes.length : idx.length;
+    if (t.routes.length === 1) return [idx === null ? indices(n) : [...idx]];
+    const byRoute = new Map<ShardRoute, number[]>();
+    for (let j = 0; j < n; j++) {
+      const i = idx === null ? j : (idx[j] as number);
+      const r = t.routeOfHash(hashes[i] as number);
+      const list = byRoute.get(r);
+      if (list === undefined) byRoute.set(r, [i]);
+      else list.push(i);
+    }
+    return [...byRoute.values()];
+  }
+
+  /** Locates a multi-key part: its shard while all its keys share one, else null. Re-checked only when the map changes. */
+  private spanLocator(hashes: Uint32Array, part: readonly number[] | null): Locate {
+    let checked: RoutingTable | null = null;
+    let route: ShardRoute | null = null;
+    return () => {
+      const t = this.table;
+      if (t === checked) return route;
+      checked = t;
+      const n = part === null ? hashes.length : part.length;
+      const at = (j: number): number => hashes[part === null ? j : (part[j] as number)] as number;
+      route = t.routeOfHash(at(0));
+      for (let j = 1; j < n && route !== null; j++) if (t.routeOfHash(at(j)) !== route) route = null;
+      return route;
+    };
+  }
+
+  private invalidateAll(entries: readonly MputEntry[], hashes: Uint32Array): void {
+    const cache = this.nearCache;
+    if (cache === null) return;
+    for (let i = 0; i < entries.length; i++) cache.invalidate((entries[i] as MputEntry).key, hashes[i] as number);
+  }
+
+  // ---- the retry loop ----
 
   /**
    * Sends `frame` until a node answers ok, following redirects and retrying
-   * retryable failures until the operation deadline. `session` is non-null
-   * for session writes (its firstIncomplete is refreshed before each send);
-   * `isWrite` says whether a lost attempt may have changed state; without
-   * `retrySafe` (a write without a session) such an attempt is not repeated.
+   * retryable failures until `plan.deadline`. The shard is located before
+   * every attempt, so a refreshed map reroutes the retry; when the operation
+   * no longer fits one shard (plan.locate() is null) it throws Rerouted.
    */
-  private async execute(
-    frame: RequestFrame,
-    route: Route,
-    session: SessionField | null,
-    isWrite: boolean,
-    retrySafe = true,
-  ): Promise<ResponseFrame> {
+  private async execute(frame: RequestFrame, plan: Plan): Promise<ResponseFrame> {
     this.checkOpen(false);
-    const deadline = Date.now() + this.timeoutMs;
+    const deadline = plan.deadline;
     let maybeApplied = false;
     let last = '';
     let failures = 0;
     for (;;) {
-      const url = route === 'leader' && this.leaderUrl !== null ? this.leaderUrl : this.nextReplica();
-      if (session !== null) session.firstIncomplete = this.session?.firstIncompleteFor(session) ?? session.firstIncomplete;
+      const shard = plan.locate();
+      if (shard === null) throw new Rerouted(maybeApplied);
+      const url = plan.route === 'leader' && shard.leaderUrl !== null ? shard.leaderUrl : this.nextReplica(shard);
+      if (plan.session !== null) plan.session.field.firstIncomplete = plan.session.owner.lowestIncomplete;
       let retryNow = false;
       try {
         const res = await this.conn(url).request(frame, Math.min(deadline, Date.now() + this.attemptTimeoutMs));
         if (res.ok) {
           if (this.downUntil.size > 0) this.downUntil.delete(url);
+          const v = res['mapVersion'];
+          if (typeof v === 'number') this.maps.note(v);
           return res;
         }
         const err = res.error as WireError;
         last = `${err.code} from ${url}: ${err.message}`;
-        if (!err.definite && isWrite) maybeApplied = true;
+        if (!err.definite && plan.isWrite) maybeApplied = true;
         if (err.code === 'NOT_LEADER') {
           const hint = this.hintUrl(err);
           if (hint !== null && hint !== url) {
-            this.setLeader(hint);
+            this.setLeader(shard, hint);
             retryNow = failures < 3;
-          } else if (this.leaderUrl === url) this.leaderUrl = null;
+          } else if (shard.leaderUrl === url) shard.leaderUrl = null;
+        } else if (err.code === 'WRONG_SHARD') {
+          retryNow = (await this.maps.afterWrongShard(err, deadline)) && failures < 3;
         } else if (err.code === 'SESSION_EXPIRED' && maybeApplied) {
           throw this.serverError(err, false);
         } else if (!RETRY_CODES.has(err.code)) {
           throw this.serverError(err, err.definite && !maybeApplied);
         } else if (err.code === 'UNAVAILABLE' || err.code === 'TIMEOUT') {
-          if (this.leaderUrl === url) this.leaderUrl = null;
+          if (shard.leaderUrl === url) shard.leaderUrl = null;
         }
       } catch (e) {
-        if (e instanceof RaftcacheError) throw e;
+        if (e instanceof RaftcacheError || e instanceof Rerouted) throw e;
         const f = e instanceof ConnectionFailure ? e : new ConnectionFailure(String(e), true, 'lost');
-        if (f.sent && isWrite) maybeApplied = true;
+        if (f.sent && plan.isWrite) maybeApplied = true;
         if (this.closed) {
           throw new RaftcacheError({ code: 'CLOSED', message: 'client closed', definite: !maybeApplied });
         }
         last = f.message;
         if (f.kind !== 'timeout') this.downUntil.set(url, Date.now() + this.backoffMaxMs);
-        if (this.leaderUrl === url) this.leaderUrl = null;
+        if (shard.leaderUrl === url) shard.leaderUrl = null;
       }
       failures++;
-      if (maybeApplied && !retrySafe) {
+      if (maybeApplied && !plan.retrySafe) {
         throw new RaftcacheError({ code: 'TIMEOUT', message: `${frame.op}: outcome unknown (${last})`, definite: false });
       }
       const now = Date.now();
       if (now >= deadline) {
+        const why = this.maps.error !== null ? `; ${this.maps.error}` : '';
         throw new RaftcacheError({
           code: 'TIMEOUT',
-          message: `${frame.op}: no outcome within ${this.timeoutMs} ms (last: ${last})`,
+          message: `${frame.op}: no outcome within ${this.timeoutMs} ms (last: ${last}${why})`,
           definite: !maybeApplied,
         });
       }
@@ -390,6 +753,15 @@ export class RaftcacheClient {
   private serverError(err: WireError, definite: boolean): RaftcacheError {
     const { code, message, definite: _d, ...hints } = err;
     return new RaftcacheError({ code, message, definite, hints });
+  }
+
+  // ---- members and leaders ----
+
+  /** The map keeper installed a server map. */
+  private installed(map: ShardMapData, old: RoutingTable): void {
+    for (const m of map.members) this.nodeUrls.set(m.node, m.url);
+    this.memberUrls = map.members.map((m) => m.url);
+    if (map.version !== old.version) this.nearCache?.clear();
   }
 
   private hintUrl(err: WireError): string | null {
@@ -404,41 +776,54 @@ export class RaftcacheClient {
     return null;
   }
 
-  private setLeader(url: string): void {
-    this.leaderUrl = url;
-    if (!this.replicas.includes(url)) this.replicas = [...this.replicas, url];
+  /** A leader hint for one shard. On the one-shard view an unknown leader joins the replicas. */
+  private setLeader(shard: ShardRoute, url: string): void {
+    shard.leaderUrl = url;
+    if (!shard.replicas.includes(url) && !this.maps.sharded) shard.replicas.push(url);
+    if (!this.memberUrls.includes(url)) this.memberUrls = [...this.memberUrls, url];
   }
 
   private learnStatus(s: NodeStatus): void {
     if (this.discover && s.members.length > 0) {
       for (const m of s.members) this.nodeUrls.set(m.node, m.url);
-      this.replicas = s.members.map((m) => m.url);
+      if (!this.maps.sharded) {
+        const urls = s.members.map((m) => m.url);
+        this.memberUrls = urls;
+        const old = this.table.routes[0];
+        this.maps.table = RoutingTable.single(s.mapVersion, urls, old !== undefined && urls.includes(old.leaderUrl ?? '') ? old.leaderUrl : null);
+      }
     } else if (s.node !== '' && s.address !== '') {
       this.nodeUrls.set(s.node, s.address);
     }
     const leader = s.leaderUrl ?? (s.leader !== null ? (this.nodeUrls.get(s.leader) ?? null) : null);
-    if (leader !== null) this.setLeader(leader);
+    if (leader === null) return;
+    if (!this.maps.sharded) this.setLeader(this.table.routes[0] as ShardRoute, leader);
+    else {
+      const r = this.table.byGroup(s.group);
+      if (r !== undefined && r.replicas.includes(leader)) r.leaderUrl = leader;
+    }
   }
 
-  /** Round-robin over replicas, skipping ones that failed recently (unless all did). */
-  private nextReplica(): string {
-    const n = this.replicas.length;
+  /** Round-robin over a shard's replicas, skipping ones that failed recently (unless all did). */
+  private nextReplica(shard: ShardRoute): string {
+    const list = shard.replicas;
+    const n = list.length;
     if (this.downUntil.size === 0) {
-      const url = this.replicas[this.rr % n] as string;
-      this.rr = (this.rr + 1) % n;
+      const url = list[shard.rr % n] as string;
+      shard.rr = (shard.rr + 1) % n;
       return url;
     }
     const now = Date.now();
     for (let i = 0; i < n; i++) {
-      const url = this.replicas[(this.rr + i) % n] as string;
+      const url = list[(shard.rr + i) % n] as string;
       const until = this.downUntil.get(url);
       if (until === undefined || until <= now) {
-        this.rr = (this.rr + i + 1) % n;
+        shard.rr = (shard.rr + i + 1) % n;
         return url;
       }
     }
-    const url = this.replicas[this.rr % n] as string;
-    this.rr = (this.rr + 1) % n;
+    const url = list[shard.rr % n] as string;
+    shard.rr = (shard.rr + 1) % n;
     return url;
   }
 
@@ -473,37 +858,20 @@ export class RaftcacheClient {
   }
 }
 
-/**
- * One registered session: numbers writes 1, 2, 3, … and tracks the lowest seq
- * without an outcome (sent as firstIncomplete so the server can forget older
- * results).
- */
-class ClientSession {
-  private nextSeq = 1;
-  private firstIncomplete = 1;
-  private readonly doneAbove = new Set<number>();
+function viewOf(t: RoutingTable, r: ShardRoute): ShardView {
+  return { shard: r.shard, group: r.group, ranges: t.rangesOf(r), replicas: [...r.replicas], leader: r.leaderUrl };
+}
 
-  constructor(readonly client: string) {}
+function hashAll(keys: readonly string[]): Uint32Array {
+  const out = new Uint32Array(keys.length);
+  for (let i = 0; i < keys.length; i++) out[i] = hashKey(keys[i] as string);
+  return out;
+}
 
-  begin(): SessionField {
-    return { client: this.client, seq: this.nextSeq++, firstIncomplete: this.firstIncomplete };
-  }
-
-  /** The current firstIncomplete, if `field` belongs to this session. */
-  firstIncompleteFor(field: SessionField): number | undefined {
-    return field.client === this.client ? this.firstIncomplete : undefined;
-  }
-
-  /** Marks a seq as finished (answered or given up). */
-  complete(seq: number): void {
-    if (seq < this.firstIncomplete) return;
-    if (seq !== this.firstIncomplete) {
-      this.doneAbove.add(seq);
-      return;
-    }
-    this.firstIncomplete++;
-    while (this.doneAbove.delete(this.firstIncomplete)) this.firstIncomplete++;
-  }
+function indices(n: number): number[] {
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  return out;
 }
 
 function stringOrNull(v: unknown): string | null {

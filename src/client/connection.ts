@@ -18,6 +18,8 @@ export interface ConnectionOptions {
   /** Granularity of attempt deadlines. */
   readonly sweepMs: number;
   readonly maxPayload?: number;
+  /** Called with the `mapVersion` a node reports in its `hello` answer. */
+  readonly onMapVersion?: (version: number) => void;
 }
 
 interface Pending {
@@ -153,6 +155,8 @@ export class NodeConnection {
               if (typeof res['node'] === 'string') this.node = res['node'];
               this.state = 'open';
               this.settleOpen(undefined);
+              const v = res['mapVersion'];
+              if (typeof v === 'number' && this.options.onMapVersion !== undefined) this.options.onMapVersion(v);
             } else {
               const e = res.error;
               this.settleOpen(new RaftcacheError({ code: e?.code ?? 'UNAUTHORIZED', message: e?.message ?? 'hello refused', definite: true }));

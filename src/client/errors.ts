@@ -5,8 +5,11 @@
  */
 import type { ProtocolErrorCode } from '../protocol/index.js';
 
-/** Codes of the protocol plus the client's own `CLOSED` (close() was called). */
-export type KnownErrorCode = ProtocolErrorCode | 'CLOSED';
+/**
+ * Codes of the protocol plus the client's own: `CLOSED` (close() was called)
+ * and `BAD_MAP` (the server's shard map is malformed; `message` names the field).
+ */
+export type KnownErrorCode = ProtocolErrorCode | 'CLOSED' | 'BAD_MAP';
 
 /** A server may add codes; they arrive as plain strings. */
 export type ErrorCode = KnownErrorCode | (string & {});

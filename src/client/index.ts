@@ -7,8 +7,14 @@ export type {
   CasResult,
   MputEntry,
   NodeStatusResult,
+  ShardView,
+  ShardMapView,
 } from './client.js';
 export { RaftcacheError, isRaftcacheError } from './errors.js';
 export type { ErrorCode, KnownErrorCode } from './errors.js';
 export { endpointUrl, parseEndpoints, httpBase, toNodeStatus } from './protocol.js';
 export type { Consistency, NodeStatus, Member } from './protocol.js';
+export { parseShardMap, ShardMapError, RoutingTable } from './shard-map.js';
+export type { ShardMapData, ShardInfo, ShardRoute } from './shard-map.js';
+export { NearCache } from './near-cache.js';
+export type { NearCacheOptions, NearCacheStats } from './near-cache.js';

@@ -66,6 +66,10 @@ describe('3-node in-process cluster', () => {
     const r = await lc.request({ op: 'register' });
     expect(r.ok).toBe(true);
     expect(r['client']).toMatch(/^[1-9][0-9]*$/);
+    // in a named group: the one group served here, or WRONG_SHARD with the map version
+    expect(await lc.request({ op: 'register', group: 1 })).toMatchObject({ ok: true });
+    const wrong = await lc.request({ op: 'register', group: 7 });
+    expect(wrong.error).toMatchObject({ code: 'WRONG_SHARD', definite: true, mapVersion: 1 });
   });
 
   it('a retried session write is applied once', async () => {
