@@ -27,6 +27,12 @@ export interface LocalClusterOptions {
   readonly mainPath?: string;
   /** Extra arguments for every `start`. */
   readonly extraArgs?: readonly string[];
+  /**
+   * Per-node `--members` override (default: every node gets the same list of
+   * the real ports). jepsen-lite uses it to route node i's link to node j
+   * through a fault proxy.
+   */
+  readonly membersFor?: (nodeId: number) => string;
 }
 
 export interface LocalNode {
@@ -116,7 +122,7 @@ export class LocalCluster {
       '--peer-listen',
       `${this.host}:${n.peerPort}`,
       '--members',
-      this.members,
+      this.options.membersFor?.(n.id) ?? this.members,
       '--secret',
       this.secret,
       '--log-format',

@@ -1,0 +1,336 @@
+/**
+ * One jepsen-lite run: spawn the nodes behind fault proxies, wait for a
+ * leader, run the workload and the nemesis, heal, wait for the cluster to
+ * converge, check the history, write history.jsonl + report.html +
+ * summary.json, and stop everything it started (also on abort or error).
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { LocalCluster, defaultMainPath, exitText } from '../src/cli/client-cluster.js';
+import { RaftcacheClient } from '../src/client/index.js';
+import type { NodeStatus } from '../src/client/index.js';
+import { SeededRng } from '../src/util/rng.js';
+import { checkHistory, formatCheckResult, formatHistoryJsonl } from './checker/index.js';
+import type { DetailedCheckResult } from './checker/index.js';
+import { ProxiedNetwork } from './network.js';
+import { makeSchedule, runNemesis } from './nemesis.js';
+import type { FaultRecord, FaultWindow, NemesisKind, NemesisTarget, ScheduleOptions } from './nemesis.js';
+import { renderReport } from './report.js';
+import { computeStats, formatStats, pairOperations } from './stats.js';
+import type { RunStats } from './stats.js';
+import { HistoryRecorder, monotonicClock, runWorkload } from './workload.js';
+
+export interface JepsenOptions {
+  readonly nodes: number;
+  /** Workload duration, seconds. */
+  readonly timeSec: number;
+  readonly clients: number;
+  readonly keys: number;
+  readonly nemesis: readonly NemesisKind[];
+  readonly seed: number;
+  readonly unsafeStaleReads: boolean;
+  /** Output directory (created). */
+  readonly out: string;
+  /** Deadline of one client operation, retries included. */
+  readonly opTimeoutMs: number;
+  /** How long the cluster may take to converge after the last heal. */
+  readonly recoveryTimeoutMs: number;
+  /** Checker budget for the whole history. */
+  readonly checkTimeoutMs: number;
+  /** Keep the nodes' data dirs (logs are always kept). */
+  readonly keepData: boolean;
+  readonly mainPath?: string;
+  readonly logLevel?: string;
+}
+
+export const DEFAULT_OPTIONS: Omit<JepsenOptions, 'seed' | 'out'> = {
+  nodes: 3,
+  timeSec: 60,
+  clients: 10,
+  keys: 5,
+  nemesis: ['partition', 'kill', 'pause'],
+  unsafeStaleReads: false,
+  opTimeoutMs: 1500,
+  recoveryTimeoutMs: 30_000,
+  checkTimeoutMs: 120_000,
+  keepData: false,
+};
+
+export interface NodeHealth {
+  readonly id: number;
+  readonly status: NodeStatus | null;
+}
+
+export interface RunResult {
+  readonly verdict: DetailedCheckResult['verdict'];
+  readonly healthy: boolean;
+  readonly healthDetail: string;
+  readonly check: DetailedCheckResult;
+  readonly stats: RunStats;
+  readonly faults: readonly FaultRecord[];
+  readonly schedule: readonly FaultWindow[];
+  readonly outDir: string;
+  /** True when the run was aborted (SIGINT); the verdict then covers what was recorded. */
+  readonly aborted: boolean;
+}
+
+/** Fault timing for the schedule; unsafe mode uses shapes and lengths that expose stale reads quickly. */
+export function scheduleOptionsFor(o: Pick<JepsenOptions, 'nodes' | 'timeSec' | 'nemesis' | 'unsafeStaleReads'>): ScheduleOptions {
+  const durationMs = o.timeSec * 1000;
+  const short = durationMs < 30_000;
+  const base: ScheduleOptions = {
+    nodes: o.nodes,
+    durationMs,
+    kinds: o.nemesis,
+    warmupMs: short ? 1500 : 3000,
+    cooldownMs: short ? 2000 : 4000,
+    minFaultMs: 2000,
+    maxFaultMs: short ? 4000 : 6000,
+    minGapMs: 1000,
+    maxGapMs: short ? 2000 : 4000,
+  };
+  if (!o.unsafeStaleReads) return base;
+  // A minority that keeps answering reads while the majority moves on.
+  return { ...base, shapes: ['isolate-leader', 'majority-minority'], minFaultMs: 3000, maxFaultMs: 5000, minGapMs: 1000, maxGapMs: 1500 };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      s.close(() => done(port));
+    });
+  });
+}
+
+async function freePorts(n: number): Promise<number[]> {
+  const seen = new Set<number>();
+  while (seen.size < n) seen.add(await freePort());
+  return [...seen];
+}
+
+function sleep(ms: number, aborted: () => boolean): Promise<void> {
+  return new Promise((done) => {
+    const end = Date.now() + ms;
+    const tick = (): void => {
+      const left = end - Date.now();
+      if (left <= 0 || aborted()) done();
+      else setTimeout(tick, Math.min(left, 100));
+    };
+    tick();
+  });
+}
+
+export async function runJepsen(o: JepsenOptions, log: (line: string) => void, signal?: AbortSignal): Promise<RunResult> {
+  const outDir = resolve(o.out);
+  const clusterDir = join(outDir, 'cluster');
+  mkdirSync(clusterDir, { recursive: true });
+  const rng = new SeededRng(o.seed);
+  const scheduleRng = rng.fork();
+  const workloadRng = rng.fork();
+  const schedule = makeSchedule(scheduleRng, scheduleOptionsFor(o));
+
+  let stopping = false;
+  const aborted = (): boolean => stopping || signal?.aborted === true;
+
+  // Proxies first: the nodes' ports are then picked among ports the proxies do not hold.
+  const network = await ProxiedNetwork.listen(Array.from({ length: o.nodes }, (_, i) => i + 1));
+  let ports: number[];
+  try {
+    ports = await freePorts(2 * o.nodes);
+  } catch (e) {
+    await network.close();
+    throw e;
+  }
+  const nodePorts = Array.from({ length: o.nodes }, (_, i) => ({ id: i + 1, clientPort: ports[2 * i] as number, peerPort: ports[2 * i + 1] as number }));
+  network.bind(nodePorts);
+  const cluster = new LocalCluster({
+    nodes: o.nodes,
+    dir: clusterDir,
+    ports: nodePorts.map((p) => ({ client: p.clientPort, peer: p.peerPort })),
+    logLevel: o.logLevel ?? 'warn',
+    mainPath: o.mainPath ?? defaultMainPath(),
+    extraArgs: o.unsafeStaleReads ? ['--unsafe-stale-reads'] : [],
+    membersFor: (id) => network.membersFor(id),
+  });
+  const expectedDown = new Set<number>();
+  const unexpectedExits: string[] = [];
+  cluster.onUnexpectedExit = (n) => {
+    if (!expectedDown.has(n.id)) unexpectedExits.push(`n${n.id} exited (${exitText(n)})`);
+  };
+  const paused = new Set<number>();
+
+  const nemesisTarget: NemesisTarget = {
+    findLeader: async () => {
+      const statuses = await Promise.all(cluster.nodes.filter((n) => n.child !== null && !paused.has(n.id)).map((n) => cluster.health(n, 500)));
+      const leaders = statuses.filter((s): s is NodeStatus => s !== null && s.role === 'leader').sort((a, b) => b.term - a.term);
+      const l = leaders[0];
+      return l === undefined ? null : Number(l.node.replace(/^n/, ''));
+    },
+    partition: (cuts) => network.applyCuts(cuts),
+    healNetwork: () => network.healAll(),
+    kill: async (id) => {
+      expectedDown.add(id);
+      await cluster.kill(id, 'SIGKILL');
+    },
+    restart: (id) => {
+      cluster.spawnNode(cluster.node(id));
+      expectedDown.delete(id);
+    },
+    pause: (id) => {
+      const pid = cluster.node(id).child?.pid;
+      if (pid === undefined) return;
+      process.kill(pid, 'SIGSTOP');
+      paused.add(id);
+    },
+    resume: (id) => {
+      const pid = cluster.node(id).child?.pid;
+      paused.delete(id);
+      if (pid !== undefined) process.kill(pid, 'SIGCONT');
+    },
+  };
+
+  // Last resort if this process dies without reaching `finally` (an uncaught error, process.exit).
+  const killOnExit = (): void => {
+    for (const n of cluster.nodes) {
+      const pid = n.child?.pid;
+      if (pid === undefined) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  process.once('exit', killOnExit);
+
+  let nemesisDone: Promise<FaultRecord[]> | null = null;
+  let workloadDone: Promise<unknown> | null = null;
+  try {
+    log(`jepsen-lite: ${o.nodes} nodes, ${o.clients} clients, ${o.keys} keys, ${o.timeSec} s, nemesis ${o.nemesis.join(',') || 'none'}, seed ${o.seed}${o.unsafeStaleReads ? ', UNSAFE stale reads' : ''}`);
+    log(`schedule: ${schedule.length} fault window(s); out ${outDir}`);
+    cluster.startAll();
+    await cluster.waitHealthy(20_000);
+    const leader = await cluster.waitLeader(20_000);
+    log(`cluster up: leader ${leader.node}`);
+
+    const now = monotonicClock();
+    const history = new HistoryRecorder(now);
+    const startWall = Date.now();
+    const workloadFrom = now();
+    let stopWorkload = false;
+    workloadDone = runWorkload({
+      clients: o.clients,
+      keys: o.keys,
+      rng: workloadRng,
+      history,
+      stopped: () => stopWorkload || aborted(),
+      makeClient: () =>
+        new RaftcacheClient({
+          endpoints: cluster.endpoints(),
+          timeoutMs: o.opTimeoutMs,
+          attemptTimeoutMs: Math.min(1000, o.opTimeoutMs),
+          connectTimeoutMs: 500,
+        }),
+    });
+    nemesisDone = runNemesis({
+      schedule,
+      target: nemesisTarget,
+      now,
+      sleepUntil: (ms) => sleep(startWall + ms - Date.now(), aborted),
+      aborted,
+      log,
+    });
+    await sleep(o.timeSec * 1000, aborted);
+    stopWorkload = true;
+    const faults = await nemesisDone;
+    await workloadDone;
+    const workloadTo = now();
+    network.healAll();
+    log(`workload done: ${history.events.length} events; waiting for the cluster to converge`);
+
+    const health = await waitConverged(cluster, aborted() ? 5000 : o.recoveryTimeoutMs, unexpectedExits);
+    log(health.detail);
+
+    const check = checkHistory(history.events, { timeoutMs: o.checkTimeoutMs });
+    const checkText = formatCheckResult(check);
+    const ops = pairOperations(history.events);
+    const workload = { from: workloadFrom, to: workloadTo };
+    const stats = computeStats(ops, faults, workload);
+    writeFileSync(join(outDir, 'history.jsonl'), formatHistoryJsonl(history.events));
+    const command = `jepsen-lite --nodes ${o.nodes} --time ${o.timeSec} --clients ${o.clients} --keys ${o.keys} --nemesis ${o.nemesis.join(',') || 'none'} --seed ${o.seed}${o.unsafeStaleReads ? ' --unsafe-stale-reads' : ''}`;
+    writeFileSync(
+      join(outDir, 'report.html'),
+      renderReport({ title: `jepsen-lite seed ${o.seed}`, command, verdict: check.verdict, healthy: health.healthy, healthDetail: health.detail, check, checkText, stats, ops, faults, workload }),
+    );
+    const result: RunResult = { verdict: check.verdict, healthy: health.healthy, healthDetail: health.detail, check, stats, faults, schedule, outDir, aborted: signal?.aborted === true };
+    writeFileSync(join(outDir, 'summary.json'), `${JSON.stringify(summaryJson(o, result), null, 2)}\n`);
+    log(checkText);
+    log(formatStats(stats));
+    return result;
+  } finally {
+    stopping = true;
+    await nemesisDone?.catch(() => []);
+    await workloadDone?.catch(() => undefined);
+    for (const id of paused) nemesisTarget.resume(id);
+    await cluster.stop(3000);
+    process.off('exit', killOnExit);
+    await network.close();
+    if (!o.keepData) for (const n of cluster.nodes) rmSync(n.dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Waits until every node answers /health, all agree on one leader, and all
+ * report the same commit and applied index; healthy = that happened within
+ * timeoutMs and no node exited on its own.
+ */
+async function waitConverged(cluster: LocalCluster, timeoutMs: number, unexpectedExits: readonly string[]): Promise<{ healthy: boolean; detail: string }> {
+  const deadline = Date.now() + timeoutMs;
+  let last: NodeHealth[] = [];
+  for (;;) {
+    last = await Promise.all(cluster.nodes.map(async (n) => ({ id: n.id, status: n.child === null ? null : await cluster.health(n, 1000) })));
+    const ss = last.map((h) => h.status);
+    const all = ss.every((s) => s !== null);
+    const leaders = ss.filter((s) => s?.role === 'leader');
+    const converged =
+      all &&
+      leaders.length === 1 &&
+      ss.every((s) => s?.leader === leaders[0]?.node) &&
+      ss.every((s) => s?.applied === ss[0]?.applied && s?.commit === ss[0]?.commit);
+    if (converged || Date.now() >= deadline) {
+      const lines = last.map((h) =>
+        h.status === null
+          ? `  n${h.id}: no answer`
+          : `  ${h.status.node}: ${h.status.role} term ${h.status.term} commit ${h.status.commit} applied ${h.status.applied}`,
+      );
+      const healthy = converged && unexpectedExits.length === 0;
+      const head = healthy ? 'cluster healthy: every node answers, one leader, applied indexes converged' : `cluster NOT healthy${converged ? '' : ` (not converged within ${timeoutMs} ms)`}`;
+      return { healthy, detail: [head, ...lines, ...unexpectedExits.map((e) => `  unexpected exit: ${e}`)].join('\n') };
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The machine-readable summary (summary.json and --json). */
+export function summaryJson(o: JepsenOptions, r: RunResult): Record<string, unknown> {
+  return {
+    verdict: r.verdict,
+    healthy: r.healthy,
+    aborted: r.aborted,
+    options: { ...o, nemesis: [...o.nemesis] },
+    operations: r.check.operations,
+    counts: r.stats.counts,
+    latencyMs: r.stats.latency,
+    availability: { baselineOkPerSec: r.stats.baselineOkPerSec, windows: r.stats.windows },
+    faults: r.faults,
+    keys: r.check.keys.map((k) => ({ key: k.key, verdict: k.verdict, operations: k.operations, ...(k.detail !== undefined ? { detail: k.detail } : {}) })),
+    checkMs: r.check.elapsedMs,
+    health: r.healthDetail,
+    outDir: r.outDir,
+  };
+}
