@@ -730,6 +730,9 @@ export class RaftcacheClient {
         }
         last = f.message;
         if (f.kind !== 'timeout') this.downUntil.set(url, Date.now() + this.backoffMaxMs);
+        // A replica that let a read time out (paused, overloaded, cut off) is skipped
+        // by reads for a few attempt times; otherwise round-robin keeps feeding it.
+        else if (plan.route === 'any') this.downUntil.set(url, Date.now() + Math.max(this.backoffMaxMs, 3 * this.attemptTimeoutMs));
         if (shard.leaderUrl === url) shard.leaderUrl = null;
       }
       failures++;

@@ -274,6 +274,24 @@ describe('RaftcacheClient against a fake node', () => {
     for (let i = 0; i < 4; i++) expect(await c.get('k')).toBe('v');
   });
 
+  it('skips a replica that let a read time out, for a few attempt times', async () => {
+    const a = await node('n1');
+    const b = await node('n2');
+    const members = [
+      { node: 'n1', url: a.url },
+      { node: 'n2', url: b.url },
+    ];
+    a.members = members;
+    b.members = members;
+    a.store.set('k', 'v');
+    b.handler = (f) => f.op === 'get'; // a paused replica: never answers reads
+    const c = client([a.url], { timeoutMs: 2000, attemptTimeoutMs: 100 });
+    await c.connect();
+    for (let i = 0; i < 6; i++) expect(await c.get('k')).toBe('v');
+    expect(b.ops('get')).toHaveLength(1); // one timeout, then reads go to n1 only
+    expect(a.ops('get')).toHaveLength(6);
+  });
+
   it('sends binary values as base64 and carries ttl, cas, mget and mput fields', async () => {
     const n = await node('n1');
     n.leaderUrl = n.url;
