@@ -127,12 +127,22 @@ function writeOne(
   limits: Limits,
   success: (o: WriteOutcome) => Response | null,
 ): Promise<Response> {
-  return node.write(DATA_GROUP, op).then(
-    (o) => {
-      if (!o.result.ok) return errorResponse(id, fromResult(o.result, limits.cacheMaxBytes));
-      return success(o) ?? errorResponse(id, wireError('INTERNAL', `unexpected result ${o.result.kind}`, false));
-    },
-    (e: unknown) => errorResponse(id, fromThrown(node, e)),
+  // One promise per write (node.submit takes callbacks), not a promise and a `then` on it.
+  return new Promise<Response>((resolve) =>
+    node.submit(
+      DATA_GROUP,
+      op,
+      (o) => {
+        // Called from the node's apply loop: nothing may throw out of here.
+        try {
+          if (!o.result.ok) resolve(errorResponse(id, fromResult(o.result, limits.cacheMaxBytes)));
+          else resolve(success(o) ?? errorResponse(id, wireError('INTERNAL', `unexpected result ${o.result.kind}`, false)));
+        } catch (e) {
+          resolve(errorResponse(id, wireError('INTERNAL', e instanceof Error ? e.message : String(e), false)));
+        }
+      },
+      (e: unknown) => resolve(errorResponse(id, fromThrown(node, e))),
+    ),
   );
 }
 

@@ -72,8 +72,14 @@ export const nodeConfigSchema = z
         maxUncommittedBytes: z.number().int().min(0).default(64 << 20),
         preVote: z.boolean().default(true),
         checkQuorum: z.boolean().default(true),
-        /** Snapshot the state machine and compact the log every this many applied entries. */
-        snapshotEntries: positiveInt.default(20_000),
+        /**
+         * Snapshot the state machine and compact the log every this many applied
+         * entries. A snapshot serializes the whole cache and blocks the event loop
+         * while it does (~25–75 ms for 10,000 keys of 100 bytes), so its cost per
+         * write is its cost / snapshotEntries; the log holds up to twice this
+         * many entries in memory (compaction keeps one interval behind).
+         */
+        snapshotEntries: positiveInt.default(50_000),
       })
       .strict()
       .prefault({}),

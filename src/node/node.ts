@@ -200,17 +200,24 @@ export class CacheNode {
 
   /** Proposes a write on the group's leader; resolves once applied. Rejects with NodeError. */
   write(group: number, op: WriteOp): Promise<WriteOutcome> {
-    return new Promise<WriteOutcome>((resolve, reject) => {
-      try {
-        const r = this.replica(group);
-        this.admit(1);
-        r.propose(op, this.config.limits.requestTimeoutMs, resolve, reject);
-        this.pending++;
-        this.scheduleTurn();
-      } catch (e) {
-        reject(e);
-      }
-    });
+    return new Promise<WriteOutcome>((resolve, reject) => this.submit(group, op, resolve, reject));
+  }
+
+  /**
+   * `write` with callbacks instead of a promise (the API's hot path: no
+   * promise and microtask per write). Exactly one of them is called, possibly
+   * before `submit` returns (a refused proposal: NodeError).
+   */
+  submit(group: number, op: WriteOp, onOutcome: (o: WriteOutcome) => void, onError: (e: unknown) => void): void {
+    try {
+      const r = this.replica(group);
+      this.admit(1);
+      r.propose(op, this.config.limits.requestTimeoutMs, onOutcome, onError);
+      this.pending++;
+      this.scheduleTurn();
+    } catch (e) {
+      onError(e);
+    }
   }
 
   /** Several writes proposed in the same turn (consecutive log entries); not atomic. */

@@ -6,27 +6,56 @@ import type { ConfState, Entry, EntryType, HardState, NodeId } from '../raft/typ
 import { readU32, readU64, writeU32, writeU64 } from './bytes.js';
 import { StorageCorruptionError } from './errors.js';
 
-const ENTRY_HEADER = 9; // type u8 + term u64
 const TYPE_NORMAL = 0;
 const TYPE_CONF = 1;
+const RUN_HEADER = 4; // count u32
+const RUN_ENTRY_HEADER = 13; // type u8 + term u64 + data length u32
 
-export function encodeEntry(e: Entry): Uint8Array {
-  const v = new Uint8Array(ENTRY_HEADER + e.data.byteLength);
-  v[0] = e.type === 'conf' ? TYPE_CONF : TYPE_NORMAL;
-  writeU64(v, 1, e.term);
-  v.set(e.data, ENTRY_HEADER);
+/**
+ * A run of consecutive entries (`entries[from..]`, indexes implied by the key):
+ * count u32, then per entry type u8, term u64, data length u32, data.
+ */
+export function encodeRun(entries: readonly Entry[], from: number, to: number = entries.length): Uint8Array {
+  let size = RUN_HEADER;
+  for (let i = from; i < to; i++) size += RUN_ENTRY_HEADER + (entries[i] as Entry).data.byteLength;
+  const v = new Uint8Array(size);
+  writeU32(v, 0, to - from);
+  let o = RUN_HEADER;
+  for (let i = from; i < to; i++) {
+    const e = entries[i] as Entry;
+    v[o] = e.type === 'conf' ? TYPE_CONF : TYPE_NORMAL;
+    writeU64(v, o + 1, e.term);
+    writeU32(v, o + 9, e.data.byteLength);
+    v.set(e.data, o + RUN_ENTRY_HEADER);
+    o += RUN_ENTRY_HEADER + e.data.byteLength;
+  }
   return v;
 }
 
-/** The entry's data is a view into `v` (no copy). */
-export function decodeEntry(index: number, v: Uint8Array): Entry {
-  if (v.length < ENTRY_HEADER) throw new StorageCorruptionError(`entry ${index}: value of ${v.length} bytes`);
-  const t = v[0];
-  let type: EntryType;
-  if (t === TYPE_NORMAL) type = 'normal';
-  else if (t === TYPE_CONF) type = 'conf';
-  else throw new StorageCorruptionError(`entry ${index}: unknown type ${String(t)}`);
-  return { term: readU64(v, 1), index, type, data: v.subarray(ENTRY_HEADER) };
+/** The entries of the run that begins at `first`; their data are views into `v` (no copy). */
+export function decodeRun(first: number, v: Uint8Array): Entry[] {
+  if (v.length < RUN_HEADER) throw new StorageCorruptionError(`run at ${first}: value of ${v.length} bytes`);
+  const n = readU32(v, 0);
+  if (n === 0) throw new StorageCorruptionError(`run at ${first}: empty`);
+  const out: Entry[] = [];
+  let o = RUN_HEADER;
+  for (let i = 0; i < n; i++) {
+    const index = first + i;
+    if (o + RUN_ENTRY_HEADER > v.length) throw new StorageCorruptionError(`run at ${first}: truncated at entry ${index}`);
+    const t = v[o];
+    let type: EntryType;
+    if (t === TYPE_NORMAL) type = 'normal';
+    else if (t === TYPE_CONF) type = 'conf';
+    else throw new StorageCorruptionError(`entry ${index}: unknown type ${String(t)}`);
+    const term = readU64(v, o + 1);
+    const len = readU32(v, o + 9);
+    o += RUN_ENTRY_HEADER;
+    if (o + len > v.length) throw new StorageCorruptionError(`run at ${first}: entry ${index} data truncated`);
+    out.push({ term, index, type, data: v.subarray(o, o + len) });
+    o += len;
+  }
+  if (o !== v.length) throw new StorageCorruptionError(`run at ${first}: ${v.length - o} trailing bytes`);
+  return out;
 }
 
 export function encodeHardState(hs: HardState): Uint8Array {

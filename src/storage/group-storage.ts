@@ -14,9 +14,9 @@ import { CompactedError, UnavailableError } from '../raft/types.js';
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata, Storage } from '../raft/types.js';
 import {
   encodeConf,
-  encodeEntry,
   encodeHardState,
   encodeLogStart,
+  encodeRun,
   encodeSnapshotMeta,
 } from './codec.js';
 import type { LogStart } from './codec.js';
@@ -27,8 +27,8 @@ import {
   KIND_LOG_START,
   KIND_SNAPSHOT_META,
   chunkKey,
-  entryKey,
   groupKey,
+  runKey,
 } from './keys.js';
 
 /** A group's state as loaded from disk (or fresh). `entries` follow `start` without gaps. */
@@ -40,6 +40,14 @@ export interface GroupState {
   /** Chunks the snapshot occupies on disk. */
   snapshotChunks: number;
   entries: Entry[];
+  /** The runs of entries on disk (keys.ts), ascending and contiguous; the first may begin at or below `start`. */
+  runs: Run[];
+}
+
+/** A run of consecutive entries stored under one key (written by one append). */
+export interface Run {
+  readonly first: number;
+  last: number;
 }
 
 export class GroupStorage implements Storage, Checked {
@@ -50,6 +58,8 @@ export class GroupStorage implements Storage, Checked {
   private snapChunks: number;
   /** ents[i] has index start.index + 1 + i. */
   private ents: Entry[];
+  /** What is on disk: the runs holding the log, ascending, each beginning where the previous ends. */
+  private runs: Run[];
   private readonly hardStateKey: Uint8Array;
   private readonly confKey: Uint8Array;
   private readonly logStartKey: Uint8Array;
@@ -68,6 +78,7 @@ export class GroupStorage implements Storage, Checked {
     this.snap = state.snapshot;
     this.snapChunks = state.snapshotChunks;
     this.ents = state.entries;
+    this.runs = state.runs;
     this.hardStateKey = groupKey(KIND_HARD_STATE, groupId);
     this.confKey = groupKey(KIND_CONF, groupId);
     this.logStartKey = groupKey(KIND_LOG_START, groupId);
@@ -81,7 +92,12 @@ export class GroupStorage implements Storage, Checked {
     this.commit.put(this.confKey, encodeConf(this.conf));
     this.commit.put(this.logStartKey, encodeLogStart(this.start));
     this.putSnapshot(this.snap, 0);
-    for (const e of this.ents) this.commit.put(entryKey(this.groupId, e.index), encodeEntry(e));
+    this.deleteRuns(Number.POSITIVE_INFINITY);
+    const head = this.ents[0];
+    if (head) {
+      this.commit.put(runKey(this.groupId, head.index), encodeRun(this.ents, 0));
+      this.runs.push({ first: head.index, last: this.lastIndex() });
+    }
     this.commit.touch(this);
     return this.commit.durable();
   }
@@ -175,14 +191,12 @@ export class GroupStorage implements Storage, Checked {
         `group ${this.groupId}: append: would replace entry ${head.index} covered by the snapshot at ${this.snap.metadata.index}`,
       );
     }
+    if (head.index <= oldLast) this.truncateRuns(head.index); // a conflict: the disk drops the suffix too
     this.ents.length = head.index - off - 1; // drop the conflicting suffix
-    for (let i = from; i < entries.length; i++) {
-      const e = entries[i];
-      if (!e) break;
-      this.ents.push(e);
-      this.commit.put(entryKey(this.groupId, e.index), encodeEntry(e));
-    }
-    for (let i = this.lastIndex() + 1; i <= oldLast; i++) this.commit.del(entryKey(this.groupId, i));
+    for (let i = from; i < entries.length; i++) this.ents.push(entries[i] as Entry);
+    // All new entries go under one key: one LevelDB put per append, not one per entry.
+    this.commit.put(runKey(this.groupId, head.index), encodeRun(entries, from));
+    this.runs.push({ first: head.index, last: this.lastIndex() });
     this.commit.touch(this);
     return this.commit.durable();
   }
@@ -212,7 +226,7 @@ export class GroupStorage implements Storage, Checked {
     if (index <= this.snap.metadata.index) {
       throw new Error(`group ${this.groupId}: applySnapshot: snapshot at ${index} is not newer than ${this.snap.metadata.index}`);
     }
-    this.deleteEntries(this.firstIndex(), this.lastIndex());
+    this.deleteRuns(Number.POSITIVE_INFINITY);
     this.ents = [];
     this.start = { index, term };
     this.commit.put(this.logStartKey, encodeLogStart(this.start));
@@ -238,8 +252,9 @@ export class GroupStorage implements Storage, Checked {
       throw new Error(`group ${this.groupId}: compact(${index}) past the snapshot at ${this.snap.metadata.index}`);
     }
     const term = this.term(index);
-    // LevelDB has no atomic range delete; the in-memory log knows exactly which keys exist.
-    this.deleteEntries(off + 1, index);
+    // LevelDB has no atomic range delete; we know exactly which runs exist. A run
+    // that straddles `index` stays (open skips its entries up to the log start).
+    this.deleteRuns(index);
     this.ents.splice(0, index - off);
     this.start = { index, term };
     this.commit.put(this.logStartKey, encodeLogStart(this.start));
@@ -264,12 +279,49 @@ export class GroupStorage implements Storage, Checked {
     if (this.term(s.index) !== s.term) {
       throw new Error(`group ${g}: snapshot term ${s.term} at ${s.index} differs from the log's ${this.term(s.index)}`);
     }
+    const lastRun = this.runs[this.runs.length - 1];
+    const firstRun = this.runs[0];
+    if (this.ents.length > 0 && (lastRun?.last !== last || (firstRun?.first ?? Infinity) > this.start.index + 1)) {
+      throw new Error(`group ${g}: the runs on disk do not cover the log [${this.start.index + 1}, ${last}]`);
+    }
   }
 
   // ------------------------------------------------------------ helpers
 
-  private deleteEntries(lo: number, hi: number): void {
-    for (let i = lo; i <= hi; i++) this.commit.del(entryKey(this.groupId, i));
+  /** Deletes the runs that hold nothing above `index` (+Infinity: every run). */
+  private deleteRuns(index: number): void {
+    const runs = this.runs;
+    let n = 0;
+    while (n < runs.length && (runs[n] as Run).last <= index) {
+      this.commit.del(runKey(this.groupId, (runs[n] as Run).first));
+      n++;
+    }
+    if (n > 0) runs.splice(0, n);
+  }
+
+  /**
+   * Makes the disk hold nothing from `from` on (called before a conflicting
+   * append, while the in-memory log still holds every entry below `from`):
+   * runs that begin at or after it are deleted; one that straddles it is
+   * rewritten with its entries below `from` (those above the log start: the
+   * compacted ones are no longer in memory, so such a run moves to a new key).
+   */
+  private truncateRuns(from: number): void {
+    const runs = this.runs;
+    while (runs.length > 0 && (runs[runs.length - 1] as Run).first >= from) {
+      this.commit.del(runKey(this.groupId, (runs.pop() as Run).first));
+    }
+    const r = runs[runs.length - 1];
+    if (r === undefined || r.last < from) return;
+    const off = this.start.index;
+    const lo = Math.max(r.first, off + 1);
+    if (lo !== r.first) this.commit.del(runKey(this.groupId, r.first));
+    if (lo > from - 1) {
+      runs.pop();
+      return;
+    }
+    this.commit.put(runKey(this.groupId, lo), encodeRun(this.ents, lo - off - 1, from - off - 1));
+    runs[runs.length - 1] = { first: lo, last: from - 1 };
   }
 
   /** Writes `snap` in chunks, deleting chunks of the previous one that are not overwritten. */

@@ -13,7 +13,15 @@
  *   0x04  u32 group    —               snapshot metadata: index, term, data length,
  *                                      chunk count, conf state
  *   0x05  u32 group    u32 chunk no.   snapshot data, chunk by chunk (chunk size fixed per write)
- *   0x10  u32 group    u64 index       log entry: type u8, term u64, data bytes
+ *   0x11  u32 group    u64 first index a run of consecutive log entries, first..first+n-1
+ *                                      (codec.ts: count u32, then per entry type u8,
+ *                                      term u64, data length u32, data)
+ *
+ * (0x10 held one log entry per key in format 2.) A run is what one append
+ * wrote: one key per Raft Ready instead of one per entry. On disk the runs of a
+ * group follow each other without gaps or overlap; the first may begin at or
+ * below the log start (compaction deletes only runs wholly at or below it, and
+ * open skips the compacted entries).
  *
  * The kind comes first so that the per-group metadata of every group sits in a
  * few small ranges read at start-up, and all entries follow in group/index order.
@@ -22,8 +30,11 @@
  */
 import { writeU32, writeU64, readU32, readU64 } from './bytes.js';
 
-/** 2: conf states carry the outgoing voters and autoLeave of a joint configuration. */
-export const FORMAT_VERSION = 2;
+/**
+ * 2: conf states carry the outgoing voters and autoLeave of a joint configuration.
+ * 3: log entries are stored in runs (0x11), one key per append, instead of one per entry (0x10).
+ */
+export const FORMAT_VERSION = 3;
 
 export const KIND_FORMAT = 0x00;
 export const KIND_HARD_STATE = 0x01;
@@ -31,14 +42,14 @@ export const KIND_CONF = 0x02;
 export const KIND_LOG_START = 0x03;
 export const KIND_SNAPSHOT_META = 0x04;
 export const KIND_SNAPSHOT_CHUNK = 0x05;
-export const KIND_ENTRY = 0x10;
+export const KIND_RUN = 0x11;
 
 /** Largest group id a key can hold. */
 export const MAX_GROUP_ID = 0xffff_ffff;
 
 const GROUP_KEY_LEN = 5;
 const CHUNK_KEY_LEN = 9;
-const ENTRY_KEY_LEN = 13;
+const RUN_KEY_LEN = 13;
 
 export function formatKey(): Uint8Array {
   return Uint8Array.of(KIND_FORMAT);
@@ -60,11 +71,12 @@ export function chunkKey(group: number, chunk: number): Uint8Array {
   return k;
 }
 
-export function entryKey(group: number, index: number): Uint8Array {
-  const k = new Uint8Array(ENTRY_KEY_LEN);
-  k[0] = KIND_ENTRY;
+/** Key of the run of entries that begins at index `first`. */
+export function runKey(group: number, first: number): Uint8Array {
+  const k = new Uint8Array(RUN_KEY_LEN);
+  k[0] = KIND_RUN;
   writeU32(k, 1, group);
-  writeU64(k, 5, index);
+  writeU64(k, 5, first);
   return k;
 }
 
@@ -76,7 +88,7 @@ export type ParsedKey =
       readonly group: number;
     }
   | { readonly kind: typeof KIND_SNAPSHOT_CHUNK; readonly group: number; readonly chunk: number }
-  | { readonly kind: typeof KIND_ENTRY; readonly group: number; readonly index: number };
+  | { readonly kind: typeof KIND_RUN; readonly group: number; readonly first: number };
 
 /** Splits a key; returns null for a key this layout does not know (the caller reports it). */
 export function parseKey(k: Uint8Array): ParsedKey | null {
@@ -91,8 +103,8 @@ export function parseKey(k: Uint8Array): ParsedKey | null {
       return k.length === GROUP_KEY_LEN ? { kind, group: readU32(k, 1) } : null;
     case KIND_SNAPSHOT_CHUNK:
       return k.length === CHUNK_KEY_LEN ? { kind, group: readU32(k, 1), chunk: readU32(k, 5) } : null;
-    case KIND_ENTRY:
-      return k.length === ENTRY_KEY_LEN ? { kind, group: readU32(k, 1), index: readU64(k, 5) } : null;
+    case KIND_RUN:
+      return k.length === RUN_KEY_LEN ? { kind, group: readU32(k, 1), first: readU64(k, 5) } : null;
     default:
       return null;
   }

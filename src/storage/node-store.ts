@@ -7,9 +7,9 @@ import { Level } from 'level';
 import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
 import {
   decodeConf,
-  decodeEntry,
   decodeHardState,
   decodeLogStart,
+  decodeRun,
   decodeSnapshotMeta,
 } from './codec.js';
 import type { LogStart, SnapshotMeta } from './codec.js';
@@ -18,14 +18,14 @@ import { GroupCommit } from './group-commit.js';
 import type { BatchOp, CommitStats } from './group-commit.js';
 import { copyConf } from '../raft/memory-storage.js';
 import { GroupStorage } from './group-storage.js';
-import type { GroupState } from './group-storage.js';
+import type { GroupState, Run } from './group-storage.js';
 import {
   FORMAT_VERSION,
   KIND_CONF,
-  KIND_ENTRY,
   KIND_FORMAT,
   KIND_HARD_STATE,
   KIND_LOG_START,
+  KIND_RUN,
   KIND_SNAPSHOT_CHUNK,
   KIND_SNAPSHOT_META,
   MAX_GROUP_ID,
@@ -91,6 +91,7 @@ export class NodeStore {
       snapshot: { metadata: { index: 0, term: 0, conf }, data: EMPTY },
       snapshotChunks: 0,
       entries: [],
+      runs: [],
     };
     const g = new GroupStorage(groupId, state, this.commit, this.chunkSize);
     void g.writeAll(); // throws (registering nothing) if the store has failed
@@ -115,9 +116,15 @@ export class NodeStore {
     return [...this.groupsById.keys()].sort((a, b) => a - b);
   }
 
-  /** Resolves once every write made so far (by any group) is durable. */
+  /**
+   * Resolves once every write made so far (by any group) is durable. Starts
+   * the accumulating batch at once if no batch is in flight (call it once the
+   * turn's writes are made; see GroupCommit.kick).
+   */
   flush(): Promise<void> {
-    return this.commit.durable();
+    const done = this.commit.durable();
+    this.commit.kick();
+    return done;
   }
 
   /** Batches written so far: `batches` counts `db.batch` calls. */
@@ -162,7 +169,8 @@ interface Scanned {
   start?: LogStart;
   meta?: SnapshotMeta;
   chunks: Uint8Array[];
-  entries: Entry[];
+  /** Runs in key order (ascending first index), decoded. */
+  runs: { first: number; entries: Entry[] }[];
 }
 
 async function loadAll(db: Db): Promise<Map<number, GroupState>> {
@@ -170,7 +178,7 @@ async function loadAll(db: Db): Promise<Map<number, GroupState>> {
   const at = (g: number): Scanned => {
     let s = scanned.get(g);
     if (!s) {
-      s = { chunks: [], entries: [] };
+      s = { chunks: [], runs: [] };
       scanned.set(g, s);
     }
     return s;
@@ -185,11 +193,19 @@ async function loadAll(db: Db): Promise<Map<number, GroupState>> {
       for (const [k, v] of batch) {
         keys++;
         const p = parseKey(k);
+        if (p?.kind === KIND_FORMAT) {
+          // The format key sorts first: refuse data of another format before parsing its keys.
+          if (v.length !== 1 || v[0] !== FORMAT_VERSION) {
+            throw new StorageCorruptionError(
+              `unsupported data format ${v.length === 1 ? String(v[0]) : `(${v.length} bytes)`}: this build reads format ${FORMAT_VERSION}` +
+                ' (3: log entries stored in runs); start this node from an empty data directory (it catches up from the leader)',
+            );
+          }
+          format = v;
+          continue;
+        }
         if (!p) throw new StorageCorruptionError(`unknown key ${Buffer.from(k).toString('hex')}`);
         switch (p.kind) {
-          case KIND_FORMAT:
-            format = v;
-            break;
           case KIND_HARD_STATE:
             at(p.group).hardState = decodeHardState(v);
             break;
@@ -210,8 +226,8 @@ async function loadAll(db: Db): Promise<Map<number, GroupState>> {
             s.chunks.push(v);
             break;
           }
-          case KIND_ENTRY:
-            at(p.group).entries.push(decodeEntry(p.index, v));
+          case KIND_RUN:
+            at(p.group).runs.push({ first: p.first, entries: decodeRun(p.first, v) });
             break;
         }
       }
@@ -236,19 +252,25 @@ function checkGroup(g: number, s: Scanned): GroupState {
   };
   const { hardState, conf, start, meta } = s;
   if (!hardState || !conf || !start || !meta) return fail('incomplete metadata');
-  s.entries.forEach((e, i) => {
-    if (e.index !== start.index + 1 + i) fail(`log not contiguous: entry ${e.index} at position ${i} after start ${start.index}`);
-  });
-  const last = start.index + s.entries.length;
+  const entries: Entry[] = [];
+  const runs: Run[] = [];
+  for (const r of s.runs) {
+    const prev = runs[runs.length - 1];
+    if (prev !== undefined && r.first !== prev.last + 1) fail(`log not contiguous: run at ${r.first} after a run ending at ${prev.last}`);
+    runs.push({ first: r.first, last: r.first + r.entries.length - 1 });
+    for (const e of r.entries) if (e.index > start.index) entries.push(e);
+  }
+  if (runs.length > 0 && (runs[0] as Run).first > start.index + 1) fail(`log not contiguous: first run at ${(runs[0] as Run).first} after start ${start.index}`);
+  const last = start.index + entries.length;
   if (hardState.commit > last) fail(`commit ${hardState.commit} beyond last index ${last}`);
   if (meta.index < start.index || meta.index > last) fail(`snapshot at ${meta.index} outside the log [${start.index}, ${last}]`);
-  const termAt = meta.index === start.index ? start.term : s.entries[meta.index - start.index - 1]?.term;
+  const termAt = meta.index === start.index ? start.term : entries[meta.index - start.index - 1]?.term;
   if (termAt !== meta.term) fail(`snapshot term ${meta.term} at ${meta.index} differs from the log's ${String(termAt)}`);
   if (s.chunks.length !== meta.chunks) fail(`snapshot has ${s.chunks.length} chunks, metadata says ${meta.chunks}`);
   const data = concat(s.chunks);
   if (data.byteLength !== meta.dataLength) fail(`snapshot data of ${data.byteLength} bytes, metadata says ${meta.dataLength}`);
   const snapshot: Snapshot = { metadata: { index: meta.index, term: meta.term, conf: meta.conf }, data };
-  return { hardState, conf, start, snapshot, snapshotChunks: meta.chunks, entries: s.entries };
+  return { hardState, conf, start, snapshot, snapshotChunks: meta.chunks, entries, runs };
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {

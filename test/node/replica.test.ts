@@ -140,4 +140,58 @@ describe('Replica', () => {
     expect(await Promise.all(reads)).toEqual([[null], [null], [null]]);
     expect(replica.counters.readIndexBatches).toBe(1);
   });
+
+  it("sends the leader's appends before its own write is durable, and commits on the followers' copies", async () => {
+    becomeLeader();
+    replica.raw.step({ type: 'app-resp', from: 3, to: 1, term: 1, index: 1, reject: false, rejectHint: 0, logTerm: 0 });
+    drain(); // follower 3 out of probing too
+    const outcome = new Promise<WriteOutcome>((resolve, reject) => {
+      replica.propose({ type: 'incr', key: 'n', by: 1 }, 10_000, resolve, reject);
+    });
+    sent = [];
+    const rd = replica.raw.ready();
+    replica.persist(rd);
+    replica.sendEarly(rd);
+    // The appends of entry 2 are out before any flush; nothing is held.
+    const apps = sent.filter((m) => m.type === 'app');
+    expect(apps.map((m) => m.to).sort()).toEqual([2, 3]);
+    expect(apps.every((m) => m.type === 'app' && m.entries.some((e) => e.index === 2))).toBe(true);
+    replica.applyReady(rd);
+    // Both followers acknowledge while our own write is still in flight: a majority without us.
+    replica.raw.step({ type: 'app-resp', from: 2, to: 1, term: 1, index: 2, reject: false, rejectHint: 0, logTerm: 0 });
+    replica.raw.step({ type: 'app-resp', from: 3, to: 1, term: 1, index: 2, reject: false, rejectHint: 0, logTerm: 0 });
+    expect(replica.raw.status().commit).toBe(2);
+    replica.sendHeld();
+    replica.raw.advance();
+    drain();
+    await expect(outcome).resolves.toMatchObject({ result: { ok: true, kind: 'incr', value: 1 } });
+  });
+
+  it("does not count the leader's unpersisted copy: one follower's ack alone does not commit", () => {
+    becomeLeader();
+    replica.propose({ type: 'incr', key: 'n', by: 1 }, 10_000, () => {}, () => {});
+    const rd = replica.raw.ready();
+    replica.persist(rd);
+    replica.sendEarly(rd);
+    replica.applyReady(rd);
+    replica.raw.step({ type: 'app-resp', from: 2, to: 1, term: 1, index: 2, reject: false, rejectHint: 0, logTerm: 0 });
+    expect(replica.raw.status().commit).toBe(1); // leader's own entry 2 not yet persisted (no advance)
+    replica.sendHeld();
+    replica.raw.advance(); // now durable: leader + follower 2 are a majority
+    expect(replica.raw.status().commit).toBe(2);
+  });
+
+  it('holds a follower\'s append answers until the flush', () => {
+    sent = [];
+    const data = encodeCommand({ type: 'put', ts: 1, key: 'k', value: new Uint8Array([2]) });
+    replica.raw.step({ type: 'app', from: 2, to: 1, term: 1, index: 0, logTerm: 0, entries: [{ term: 1, index: 1, type: 'normal', data }], commit: 0 });
+    const rd = replica.raw.ready();
+    replica.persist(rd);
+    replica.sendEarly(rd);
+    expect(sent.filter((m) => m.type === 'app-resp')).toEqual([]);
+    replica.applyReady(rd);
+    replica.sendHeld();
+    expect(sent.filter((m) => m.type === 'app-resp').length).toBe(1);
+    replica.raw.advance();
+  });
 });

@@ -119,4 +119,26 @@ describe('GroupCommit', () => {
     await expect(c.durable()).rejects.toThrow(/commit beyond last index/);
     expect(db.calls).toHaveLength(0);
   });
+
+  it('kick starts the accumulating batch at once, and not while one is in flight', async () => {
+    const db = fakeDb();
+    const c = new GroupCommit((ops) => db.write(ops));
+    c.kick(); // nothing pending: no batch
+    expect(db.calls.length).toBe(0);
+    c.put(key(1), key(1));
+    const first = c.durable();
+    c.kick();
+    expect(db.calls.length).toBe(1); // started synchronously, not at the next setImmediate
+    c.put(key(2), key(2));
+    c.kick(); // one in flight: waits
+    expect(db.calls.length).toBe(1);
+    await nextTurn(); // the stale setImmediate of the first put finds a batch in flight
+    expect(db.calls.length).toBe(1);
+    db.complete();
+    await first;
+    await settle();
+    expect(db.calls.map((ops) => ops.length)).toEqual([1, 1]);
+    db.complete();
+    await expect(c.durable()).resolves.toBeUndefined();
+  });
 });

@@ -2,12 +2,24 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Level } from 'level';
 import { CompactedError, UnavailableError } from '../../src/raft/types.js';
 import { NodeStore, StorageCorruptionError, StorageFailedError } from '../../src/storage/index.js';
-import { entryKey } from '../../src/storage/keys.js';
+import { KIND_RUN, formatKey, parseKey, runKey } from '../../src/storage/keys.js';
 import { entries, entry, tempDirs, view } from './helpers.js';
 
 const conf = { voters: [1, 2, 3], learners: [] };
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
+
+/** The first indexes of group `g`'s runs on disk (the store must be closed). */
+async function runsOnDisk(dir: string, g: number): Promise<number[]> {
+  const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+  const out: number[] = [];
+  for await (const k of db.keys()) {
+    const p = parseKey(k);
+    if (p?.kind === KIND_RUN && p.group === g) out.push(p.first);
+  }
+  await db.close();
+  return out;
+}
 
 async function reopen(store: NodeStore, dir: string): Promise<NodeStore> {
   await store.close();
@@ -86,11 +98,27 @@ describe('NodeStore', () => {
     expect(h.lastIndex()).toBe(6);
     expect(h.entries(1, 7).map((e) => e.term)).toEqual([1, 1, 1, 2, 2, 2]);
     await store.close();
-    // no stale key survives beyond index 6
-    const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
-    await expect(db.get(entryKey(1, 7))).resolves.toBeUndefined();
-    await expect(db.get(entryKey(1, 6))).resolves.toBeDefined();
-    await db.close();
+    // the run 1..10 was rewritten as 1..3; 4..6 is a run of its own; nothing else survives
+    expect(await runsOnDisk(dir, 1)).toEqual([1, 4]);
+  });
+
+  it('stores one run per append; a conflict below a straddling compacted run moves it to a new key', async () => {
+    const dir = dirs.make();
+    let store = await NodeStore.open(dir);
+    const g = store.group(1, conf);
+    await g.append(entries(1, 4, 1));
+    await g.append(entries(5, 8, 1));
+    await g.append(entries(9, 12, 1));
+    g.createSnapshot(6, Uint8Array.of(1));
+    await g.compact(6); // run 1..4 goes; 5..8 straddles and stays
+    await g.append(entries(8, 9, 2)); // conflict at 8: 5..8 becomes 7..7 (5 and 6 are compacted), 9..12 goes
+    const before = view(g);
+    expect([g.firstIndex(), g.lastIndex(), g.term(7), g.term(8)]).toEqual([7, 9, 1, 2]);
+    await store.close();
+    expect(await runsOnDisk(dir, 1)).toEqual([7, 8]);
+    store = await NodeStore.open(dir);
+    expect(view(store.group(1, conf))).toEqual(before);
+    await store.close();
   });
 
   it('refuses gaps and replacing entries covered by the snapshot, without changing anything', async () => {
@@ -127,9 +155,7 @@ describe('NodeStore', () => {
     const h = store.group(2, conf);
     expect([h.firstIndex(), h.lastIndex(), h.term(6)]).toEqual([7, 10, 3]);
     await store.close();
-    const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
-    for (let i = 1; i <= 6; i++) await expect(db.get(entryKey(2, i))).resolves.toBeUndefined();
-    await db.close();
+    expect(await runsOnDisk(dir, 2)).toEqual([1]); // the one run 1..10 straddles the log start and stays
   });
 
   it('installs a snapshot replacing the log; chunked data round-trips and shrinks cleanly', async () => {
@@ -204,11 +230,27 @@ describe('NodeStore', () => {
   it('detects a hole in the log on open', async () => {
     const dir = dirs.make();
     const store = await NodeStore.open(dir);
-    await store.group(1, conf).append(entries(1, 5, 1));
+    const g = store.group(1, conf);
+    await g.append(entries(1, 2, 1));
+    await g.append(entries(3, 4, 1));
+    await g.append(entries(5, 5, 1));
     await store.close();
     const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
-    await db.del(entryKey(1, 3));
+    await db.del(runKey(1, 3));
     await db.close();
-    await expect(NodeStore.open(dir)).rejects.toThrow(StorageCorruptionError);
+    await expect(NodeStore.open(dir)).rejects.toThrow(/not contiguous/);
+  });
+
+  it('refuses data of another format version with a clear error', async () => {
+    const dir = dirs.make();
+    const store = await NodeStore.open(dir);
+    await store.group(1, conf).append(entries(1, 2, 1));
+    await store.close();
+    const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    await db.put(formatKey(), Uint8Array.of(2));
+    await db.close();
+    const err = await NodeStore.open(dir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StorageCorruptionError);
+    expect(String(err)).toMatch(/unsupported data format 2: this build reads format 3.*empty data directory/);
   });
 });
