@@ -11,6 +11,7 @@
  * into the cores; they form the next turn's batch (group commit + pipelining).
  */
 import { SeededRng } from '../util/rng.js';
+import type { Rng } from '../util/rng.js';
 import { NodeStore } from '../storage/index.js';
 import { PeerTransport } from '../transport/index.js';
 import type { TransportEvent } from '../transport/index.js';
@@ -21,6 +22,7 @@ import type { Member, NodeConfig } from './config.js';
 import { NodeError } from './errors.js';
 import type { Logger } from './logger.js';
 import { MetricsText } from './metrics.js';
+import { ShardLayout } from './layout.js';
 import { Replica } from './replica.js';
 import type { WriteOp, WriteOutcome } from './replica.js';
 
@@ -80,6 +82,8 @@ export class CacheNode {
   readonly config: NodeConfig;
   readonly logger: Logger;
   readonly members: readonly Member[];
+  /** Which shard owns a key and which nodes hold each shard. */
+  readonly layout: ShardLayout;
   private readonly store: NodeStore;
   private readonly transport: PeerTransport;
   private readonly replicas = new Map<number, Replica>();
@@ -94,7 +98,8 @@ export class CacheNode {
   private flushes = 0;
   private readonly runTurnFn = (): void => this.runTurn();
 
-  private constructor(config: NodeConfig, logger: Logger, store: NodeStore, transport: PeerTransport) {
+  private constructor(config: NodeConfig, logger: Logger, store: NodeStore, transport: PeerTransport, layout: ShardLayout) {
+    this.layout = layout;
     this.id = config.id;
     this.config = config;
     this.logger = logger;
@@ -117,45 +122,12 @@ export class CacheNode {
       maxFrameBytes: Math.max(16 << 20, c.raft.maxSizePerMsg * 2),
       logger: (e: TransportEvent) => logTransport(o.logger, e),
     });
-    const node = new CacheNode(c, o.logger, store, transport);
-    const voters = c.members.map((m) => m.id).sort((a, b) => a - b);
-    const replica = new Replica({
-      groupId: DATA_GROUP,
-      raft: {
-        id: c.id,
-        electionTick: c.raft.electionTicks,
-        heartbeatTick: c.raft.heartbeatTicks,
-        rng: rng.fork(),
-        preVote: c.raft.preVote,
-        checkQuorum: c.raft.checkQuorum,
-        maxSizePerMsg: c.raft.maxSizePerMsg,
-        maxInflightMsgs: c.raft.maxInflightMsgs,
-        maxInflightBytes: c.raft.maxInflightBytes,
-        maxUncommittedBytes: c.raft.maxUncommittedBytes,
-      },
-      cache: {
-        maxEntries: c.cache.maxEntries,
-        maxBytes: c.cache.maxBytes,
-        sessionTtlMs: c.cache.sessionTtlMs,
-        maxSessions: c.cache.maxSessions,
-      },
-      storage: store.group(DATA_GROUP, { voters, learners: [] }),
-      clockIntervalMs: c.clockIntervalMs,
-      touchMaxKeys: c.touchMaxKeys,
-      snapshotEntries: c.raft.snapshotEntries,
-      readRetryTicks: c.raft.electionTicks,
-      logger: o.logger,
-      onSettled: (n) => {
-        node.pending -= n;
-      },
-      send: (to, g, m) => {
-        transport.send(to, g, m);
-      },
-      sendTouches: (leader, g, keys) => {
-        transport.send(leader, NODE_GROUP, encodeTouchReport(c.id, leader, g, keys));
-      },
-    });
-    node.replicas.set(DATA_GROUP, replica);
+    const layout = ShardLayout.bootstrap({ members: c.members, shards: c.shards, replication: c.replication });
+    const node = new CacheNode(c, o.logger, store, transport, layout);
+    for (const shard of layout.groupsOn(c.id)) {
+      const voters = [...shard.voters].sort((a, b) => a - b);
+      node.replicas.set(shard.id, node.newReplica(shard.id, voters, rng.fork(), transport));
+    }
     await store.flush(); // a new group's initial state is durable before we vote
     transport.onBatch((from, batch) => node.onPeerBatch(from, batch.groupIds, batch.messages));
     const peers = new Map<NodeId, { host: string; port: number }>();
@@ -172,6 +144,46 @@ export class CacheNode {
     return node;
   }
 
+  private newReplica(groupId: number, voters: number[], rng: Rng, transport: PeerTransport): Replica {
+    const c = this.config;
+    return new Replica({
+      groupId,
+      raft: {
+        id: c.id,
+        electionTick: c.raft.electionTicks,
+        heartbeatTick: c.raft.heartbeatTicks,
+        rng,
+        preVote: c.raft.preVote,
+        checkQuorum: c.raft.checkQuorum,
+        maxSizePerMsg: c.raft.maxSizePerMsg,
+        maxInflightMsgs: c.raft.maxInflightMsgs,
+        maxInflightBytes: c.raft.maxInflightBytes,
+        maxUncommittedBytes: c.raft.maxUncommittedBytes,
+      },
+      cache: {
+        maxEntries: c.cache.maxEntries,
+        maxBytes: c.cache.maxBytes,
+        sessionTtlMs: c.cache.sessionTtlMs,
+        maxSessions: c.cache.maxSessions,
+      },
+      storage: this.store.group(groupId, { voters, learners: [] }),
+      clockIntervalMs: c.clockIntervalMs,
+      touchMaxKeys: c.touchMaxKeys,
+      snapshotEntries: c.raft.snapshotEntries,
+      readRetryTicks: c.raft.electionTicks,
+      logger: this.logger,
+      onSettled: (n) => {
+        this.pending -= n;
+      },
+      send: (to, g, m) => {
+        transport.send(to, g, m);
+      },
+      sendTouches: (leader, g, keys) => {
+        transport.send(leader, NODE_GROUP, encodeTouchReport(c.id, leader, g, keys));
+      },
+    });
+  }
+
   /** The peer transport's bound address (port 0 resolved). */
   get peerAddress(): { host: string; port: number } | null {
     return this.transport.address;
@@ -183,8 +195,43 @@ export class CacheNode {
 
   private replica(group: number): Replica {
     const r = this.replicas.get(group);
-    if (r === undefined) throw new NodeError('UNAVAILABLE', `group ${group} is not hosted here`, true);
+    if (r === undefined) throw new NodeError('WRONG_SHARD', `shard ${group} has no replica on ${nodeName(this.id)}`, true);
     return r;
+  }
+
+  /** The shard (Raft group) that owns `key`. */
+  groupOf(key: string): number {
+    return this.layout.groupOf(key);
+  }
+
+  /** The one shard that owns all of `keys`; WRONG_SHARD when they span shards. */
+  groupOfAll(keys: readonly string[]): number {
+    const g = this.layout.groupOf(keys[0] as string);
+    for (let i = 1; i < keys.length; i++) {
+      if (this.layout.groupOf(keys[i] as string) !== g) {
+        throw new NodeError('WRONG_SHARD', `keys[0] and keys[${i}] belong to different shards; split the request by shard`, true);
+      }
+    }
+    return g;
+  }
+
+  /** Shards with a replica here, ascending. */
+  get hostedGroups(): number[] {
+    return [...this.replicas.keys()].sort((a, b) => a - b);
+  }
+
+  hosts(group: number): boolean {
+    return this.replicas.has(group);
+  }
+
+  /** Leader hints of the hosted shards, for the shard map. */
+  leaderHints(): Map<number, { leader: NodeId; term: number }> {
+    const out = new Map<number, { leader: NodeId; term: number }>();
+    for (const [g, r] of this.replicas) {
+      const s = r.raw.status();
+      out.set(g, { leader: s.leader, term: s.term });
+    }
+    return out;
   }
 
   private admit(n: number): void {
@@ -244,7 +291,7 @@ export class CacheNode {
     });
   }
 
-  status(group: number = DATA_GROUP): GroupStatus {
+  status(group: number = this.hostedGroups[0] ?? DATA_GROUP): GroupStatus {
     const r = this.replica(group);
     const s = r.raw.status();
     return {
