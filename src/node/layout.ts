@@ -71,6 +71,15 @@ export class ShardLayout {
     return this.state.shards.filter((s) => s.id !== 0).map((s) => s.id);
   }
 
+  /**
+   * The voter that should lead `group` when it is healthy: spreads leaders
+   * evenly (shard i of the shards on one voter set goes to its (i mod R)-th voter).
+   */
+  preferredLeader(group: number): NodeId {
+    const v = [...this.voters(group)].sort((a, b) => a - b);
+    return v.length === 0 ? 0 : (v[group % v.length] as number);
+  }
+
   voters(group: number): readonly number[] {
     return this.byId.get(group)?.voters ?? [];
   }

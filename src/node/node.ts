@@ -26,7 +26,10 @@ import { ShardLayout } from './layout.js';
 import { Replica } from './replica.js';
 import type { WriteOp, WriteOutcome } from './replica.js';
 
-/** The one shard for now (group 0 is reserved for the future meta group). */
+/** Ticks between two leader-balance rounds (see balanceLeaders). */
+const BALANCE_EVERY_TICKS = 50;
+
+/** The shard of a one-shard cluster (group 0 is reserved for the meta group). */
 export const DATA_GROUP = 1;
 
 /**
@@ -95,6 +98,8 @@ export class CacheNode {
   private pending = 0;
   private overloaded = 0;
   private turns = 0;
+  private ticks = 0;
+  private leaderTransfers = 0;
   private flushes = 0;
   private readonly runTurnFn = (): void => this.runTurn();
 
@@ -344,8 +349,30 @@ export class CacheNode {
   private tick(): void {
     if (this.closed) return;
     for (const r of this.replicas.values()) r.tick();
+    if (++this.ticks % BALANCE_EVERY_TICKS === 0) this.balanceLeaders();
     this.persistDeferred();
     this.scheduleTurn();
+  }
+
+  /**
+   * Leader balance: hands the leadership of one group that this node leads, and
+   * whose preferred leader (ShardLayout.preferredLeader) is another voter, to
+   * that voter. One transfer per round, so leadership moves gradually; the core
+   * catches the target up first and aborts the transfer after an election
+   * timeout if the target does not take over (it is retried in a later round).
+   */
+  private balanceLeaders(): void {
+    if (this.replicas.size < 2) return; // one shard: any leader is as good as another
+    for (const [g, r] of this.replicas) {
+      const s = r.raw.status();
+      if (s.role !== 'leader' || (s.leadTransferee ?? 0) !== 0) continue;
+      const preferred = this.layout.preferredLeader(g);
+      if (preferred === 0 || preferred === this.id) continue;
+      r.raw.transferLeadership(preferred);
+      this.leaderTransfers++;
+      this.scheduleTurn();
+      return;
+    }
   }
 
   /** Commit-only hard states not yet handed to storage (see Replica.persist) go into a batch now. */
@@ -435,6 +462,7 @@ export class CacheNode {
     out.sample('raftcache_node_pending_requests', 'gauge', 'Client requests waiting for the log or a ReadIndex.', this.pending);
     out.sample('raftcache_node_overloaded_total', 'counter', 'Requests refused with OVERLOADED by the pending-queue limit.', this.overloaded);
     out.sample('raftcache_node_ready_turns_total', 'counter', 'Ready-loop turns that handled at least one Ready.', this.turns);
+    out.sample('raftcache_node_leader_transfers_total', 'counter', 'Leadership transfers started to balance leaders.', this.leaderTransfers);
     out.sample('raftcache_node_flushes_total', 'counter', 'Synced storage flushes awaited by the Ready loop.', this.flushes);
     const st = this.store.stats();
     out.sample('raftcache_storage_batches_total', 'counter', 'LevelDB write batches (one fsync each).', st.batches);

@@ -61,6 +61,19 @@ describe('4 nodes, 8 shards of 3 replicas', () => {
     }
   });
 
+  it('leaders spread over the nodes: each shard ends up led by its preferred voter', async () => {
+    const n0 = cluster.nodes[0]!.node;
+    const leaderOf = (g: number): number => {
+      for (const n of cluster.nodes) if (n!.node.hosts(g) && n!.node.status(g).role === 'leader') return n!.node.id;
+      return 0;
+    };
+    await waitFor('balanced leaders', () => n0.layout.groups.every((g) => leaderOf(g) === n0.layout.preferredLeader(g)), 1500, 20);
+    const perNode = new Map<number, number>();
+    for (const g of n0.layout.groups) perNode.set(leaderOf(g), (perNode.get(leaderOf(g)) ?? 0) + 1);
+    expect(Math.max(...perNode.values())).toBeLessThanOrEqual(3); // 8 leaders over 4 nodes: 2 each, give or take one
+    expect(perNode.size).toBeGreaterThanOrEqual(3);
+  }, 60_000);
+
   it('the client routes every key to its shard; writes and linearizable reads work across all shards', async () => {
     const keys = Array.from({ length: 64 }, (_, i) => `key-${i}`);
     for (const k of keys) await client.put(k, `v-${k}`);
