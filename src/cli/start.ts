@@ -123,7 +123,14 @@ export async function main(argv: string[]): Promise<number> {
       'UNSAFE: --unsafe-stale-reads is on. Reads skip ReadIndex and may return stale values. For testing the checker only; never in production.',
     );
   }
-  const running = await startNodeServer(config, logger);
+  let running: Awaited<ReturnType<typeof startNodeServer>>;
+  try {
+    running = await startNodeServer(config, logger);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`raftcache start: ${e.message}\n`);
+    return 2;
+  }
   const peer = running.node.peerAddress;
   logger.info(
     { url: running.api.url, peer: peer === null ? null : `${peer.host}:${peer.port}`, data: config.data, members: config.members.length },

@@ -23,6 +23,7 @@ import { NodeError } from './errors.js';
 import type { Logger } from './logger.js';
 import { MetricsText } from './metrics.js';
 import { ShardLayout } from './layout.js';
+import { checkLayoutFile } from './layout-file.js';
 import { Replica } from './replica.js';
 import type { WriteOp, WriteOutcome } from './replica.js';
 
@@ -118,6 +119,12 @@ export class CacheNode {
     const c = o.config;
     const rng = new SeededRng(o.seed ?? (c.id * 7919 + Date.now()) >>> 0);
     const store = await NodeStore.open(c.data);
+    try {
+      await checkLayoutFile(c.data, { shards: c.shards, replication: Math.min(c.replication, c.members.length) });
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
     const transport = new PeerTransport({
       nodeId: c.id,
       host: c.peerListen.host,
