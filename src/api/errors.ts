@@ -41,6 +41,8 @@ export function fromThrown(node: CacheNode | null, e: unknown): WireError {
         return wireError('UNAVAILABLE', e.message, e.definite);
       case 'TIMEOUT':
         return wireError('TIMEOUT', e.message, false);
+      case 'WRONG_SHARD':
+        return wireError('WRONG_SHARD', e.message, true, { mapVersion: node === null ? 0 : node.layout.version });
       case 'BAD_REQUEST':
         return badRequest(e.message);
       case 'CLOSED':

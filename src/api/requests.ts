@@ -4,7 +4,7 @@
  * `{id, ok:false, error}`; nothing here throws to the socket.
  */
 import type { CommandResult, SessionRef } from '../cache/index.js';
-import { DATA_GROUP, nodeName } from '../node/index.js';
+import { nodeName } from '../node/index.js';
 import type { CacheNode, WriteOp, WriteOutcome } from '../node/index.js';
 import { badRequest, fromResult, fromThrown, tooLarge, wireError } from './errors.js';
 import type { WireError } from './errors.js';
@@ -39,9 +39,13 @@ function sessionRef(s: SessionField | undefined): SessionRef | undefined {
   return s.firstIncomplete === undefined ? { client, seq: s.seq } : { client, seq: s.seq, firstIncomplete: s.firstIncomplete };
 }
 
-/** The `status` result (also the body of GET /health). */
+/**
+ * The `status` result (also the body of GET /health). The top-level Raft fields
+ * are those of this node's first shard (the only one in a one-shard cluster);
+ * `shards` lists every shard with a replica here.
+ */
 export function statusFields(node: CacheNode): Record<string, unknown> {
-  const s = node.status(DATA_GROUP);
+  const s = node.status();
   return {
     node: nodeName(node.id),
     role: s.role,
@@ -53,29 +57,28 @@ export function statusFields(node: CacheNode): Record<string, unknown> {
     leaderUrl: node.urlOf(s.leader),
     pid: process.pid,
     address: node.selfUrl,
-    group: DATA_GROUP,
+    group: s.group,
+    shards: node.hostedGroups.map((g) => {
+      const gs = node.status(g);
+      return {
+        group: g,
+        role: gs.role,
+        term: gs.term,
+        commit: gs.commit,
+        applied: gs.applied,
+        lastIndex: gs.lastIndex,
+        leader: gs.leader === 0 ? null : nodeName(gs.leader),
+      };
+    }),
     members: node.members.map((m) => ({ node: nodeName(m.id), url: node.urlOf(m.id) })),
-    mapVersion: MAP_VERSION,
+    mapVersion: node.layout.version,
     pending: node.pendingRequests,
   };
 }
 
-/** The shard map: one shard (group 1) covering the whole ring, for now. */
+/** The shard map (docs/protocol.md, `map`), with the leader hints this node knows. */
 export function mapFields(node: CacheNode): Record<string, unknown> {
-  const s = node.status(DATA_GROUP);
-  return {
-    version: MAP_VERSION,
-    shards: [
-      {
-        shard: DATA_GROUP,
-        group: DATA_GROUP,
-        ranges: [[0, 0xffffffff]],
-        replicas: node.members.map((m) => nodeName(m.id)),
-        leader: s.leader === 0 ? null : nodeName(s.leader),
-      },
-    ],
-    members: node.members.map((m) => ({ node: nodeName(m.id), url: node.urlOf(m.id) })),
-  };
+  return { ...node.layout.toWire(node.leaderHints()) };
 }
 
 /** Runs one validated request (not hello). Resolves with the response; never rejects. */
@@ -91,7 +94,7 @@ export function execute(node: CacheNode, req: Exclude<Request, { op: 'hello' }>,
     case 'delete': {
       const kp = keyProblem(req.key, 'key', limits.maxKeyBytes);
       if (kp) return errorResponse(id, problemError(kp));
-      return writeOne(node, id, { type: 'delete', key: req.key, session: sessionRef(req.session) }, limits, (r) =>
+      return writeOne(node, id, node.groupOf(req.key), { type: 'delete', key: req.key, session: sessionRef(req.session) }, limits, (r) =>
         r.result.ok && r.result.kind === 'deleted' ? { id, ok: true, deleted: r.result.existed } : null,
       );
     }
@@ -100,17 +103,14 @@ export function execute(node: CacheNode, req: Exclude<Request, { op: 'hello' }>,
     case 'incr': {
       const kp = keyProblem(req.key, 'key', limits.maxKeyBytes);
       if (kp) return errorResponse(id, problemError(kp));
-      return writeOne(node, id, { type: 'incr', key: req.key, by: req.by ?? 1, session: sessionRef(req.session) }, limits, (r) =>
+      return writeOne(node, id, node.groupOf(req.key), { type: 'incr', key: req.key, by: req.by ?? 1, session: sessionRef(req.session) }, limits, (r) =>
         r.result.ok && r.result.kind === 'incr' ? { id, ok: true, value: r.result.value } : null,
       );
     }
     case 'mput':
       return mput(node, req, limits);
     case 'register':
-      if (req.group !== undefined && req.group !== DATA_GROUP) {
-        return errorResponse(id, wireError('WRONG_SHARD', `group ${req.group} is not served by this node`, true, { mapVersion: MAP_VERSION }));
-      }
-      return writeOne(node, id, { type: 'register' }, limits, (r) =>
+      return writeOne(node, id, req.group ?? node.status().group, { type: 'register' }, limits, (r) =>
         r.result.ok && r.result.kind === 'registered' ? { id, ok: true, client: String(r.result.clientId) } : null,
       );
     case 'status':
@@ -123,6 +123,7 @@ export function execute(node: CacheNode, req: Exclude<Request, { op: 'hello' }>,
 function writeOne(
   node: CacheNode,
   id: number,
+  group: number,
   op: WriteOp,
   limits: Limits,
   success: (o: WriteOutcome) => Response | null,
@@ -130,7 +131,7 @@ function writeOne(
   // One promise per write (node.submit takes callbacks), not a promise and a `then` on it.
   return new Promise<Response>((resolve) =>
     node.submit(
-      DATA_GROUP,
+      group,
       op,
       (o) => {
         // Called from the node's apply loop: nothing may throw out of here.
@@ -152,7 +153,7 @@ function put(node: CacheNode, req: RequestOf<'put'>, limits: Limits): Response |
   const value = valueBytes(req.value, 'value', req.encoding ?? 'utf8', limits.maxValueBytes);
   if (isProblem(value)) return errorResponse(req.id, problemError(value));
   const id = req.id;
-  return writeOne(node, id, { type: 'put', key: req.key, value, ttlMs: req.ttlMs, session: sessionRef(req.session) }, limits, () => ({
+  return writeOne(node, id, node.groupOf(req.key), { type: 'put', key: req.key, value, ttlMs: req.ttlMs, session: sessionRef(req.session) }, limits, () => ({
     id,
     ok: true,
   }));
@@ -175,7 +176,7 @@ function cas(node: CacheNode, req: RequestOf<'cas'>, limits: Limits): Response |
     if (isProblem(v)) return errorResponse(id, problemError(v));
     next = v;
   }
-  return writeOne(node, id, { type: 'cas', key: req.key, expected, next, ttlMs: req.ttlMs, session: sessionRef(req.session) }, limits, (o) =>
+  return writeOne(node, id, node.groupOf(req.key), { type: 'cas', key: req.key, expected, next, ttlMs: req.ttlMs, session: sessionRef(req.session) }, limits, (o) =>
     o.result.ok && o.result.kind === 'cas' ? { id, ok: true, swapped: o.result.swapped, current: wireValue(o.current, enc) } : null,
   );
 }
@@ -200,7 +201,13 @@ function mput(node: CacheNode, req: RequestOf<'mput'>, limits: Limits): Response
     if (isProblem(value)) return errorResponse(id, problemError(value));
     ops.push({ type: 'put', key: e.key, value, ttlMs: e.ttlMs, session });
   }
-  return node.writeMany(DATA_GROUP, ops).then(
+  let group: number;
+  try {
+    group = node.groupOfAll(ops.map((o) => (o.type === 'put' ? o.key : '')));
+  } catch (e) {
+    return errorResponse(id, fromThrown(node, e));
+  }
+  return node.writeMany(group, ops).then(
     (outcomes) => {
       let applied = 0;
       let firstFailure: Extract<CommandResult, { ok: false }> | null = null;
@@ -228,7 +235,13 @@ function readKeys(
   consistency: 'linearizable' | 'lease' | 'stale',
   build: (values: (Uint8Array | null)[]) => Response,
 ): Promise<Response> {
-  return node.read(DATA_GROUP, keys, consistency).then(build, (e: unknown) => errorResponse(id, fromThrown(node, e)));
+  let group: number;
+  try {
+    group = keys.length === 1 ? node.groupOf(keys[0] as string) : node.groupOfAll(keys);
+  } catch (e) {
+    return Promise.resolve(errorResponse(id, fromThrown(node, e)));
+  }
+  return node.read(group, keys, consistency).then(build, (e: unknown) => errorResponse(id, fromThrown(node, e)));
 }
 
 function getOne(node: CacheNode, req: RequestOf<'get'>, limits: Limits): Response | Promise<Response> {

@@ -258,7 +258,7 @@ export class ApiServer {
         ok: true,
         node: node === null ? null : nodeName(node.id),
         version: PROTOCOL_VERSION,
-        mapVersion: MAP_VERSION,
+        mapVersion: node === null ? MAP_VERSION : node.layout.version,
       });
       return;
     }

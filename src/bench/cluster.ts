@@ -23,7 +23,8 @@ import { LocalCluster } from '../cli/client-cluster.js';
 
 const USAGE =
   'usage: raftcache bench --endpoints HOST:PORT,… [--clients 64] [--duration 10] [--read-ratio 0.5]\n' +
-  '         [--value-size 100] [--keys 10000] [--connections N] [--warmup 1] [--no-prefill] [--dev] [--json]\n';
+  '         [--value-size 100] [--keys 10000] [--connections N] [--warmup 1] [--no-prefill] [--json]\n' +
+  '         [--dev [--nodes 3] [--shards 1]]   (--dev: a throwaway local cluster)\n';
 
 /** Log-linear latency histogram over integer microseconds (32 sub-buckets per power of two, ~3 %). */
 export class LatencyHistogram {
@@ -129,7 +130,14 @@ export async function main(argv: string[]): Promise<number> {
     if (cfg.readRatio > 1) throw new Error('--read-ratio must be within [0, 1]');
     if (!boolFlag(args, 'dev')) return run(endpointsFlag(args), cfg);
     const dir = mkdtempSync(join(tmpdir(), 'raftcache-bench-'));
-    const cluster = new LocalCluster({ nodes: 3, dir, basePort: numberFlag(args, 'base-port', 7401, 1), logLevel: 'warn' });
+    const shards = numberFlag(args, 'shards', 1, 1);
+    const cluster = new LocalCluster({
+      nodes: numberFlag(args, 'nodes', 3, 1),
+      dir,
+      basePort: numberFlag(args, 'base-port', 7401, 1),
+      logLevel: 'warn',
+      extraArgs: ['--shards', String(shards)],
+    });
     try {
       cluster.startAll();
       await cluster.waitHealthy(30_000);

@@ -1,5 +1,5 @@
 /**
- * `raftcache dev [--nodes 3] [--dir DIR] [--base-port N] [--demo [--exit]]`:
+ * `raftcache dev [--nodes 3] [--shards S] [--replication R] [--dir DIR] [--base-port N] [--demo [--exit]]`:
  * a local cluster in one command. Spawns N `raftcache start` children (node i:
  * client port base+i-1, peer port base+100+i-1, data in DIR/nI, log in
  * DIR/nI.log, a random cluster secret), waits for /health and a leader, prints
@@ -12,7 +12,7 @@ import { boolFlag, numberFlag, parseArgs, stringFlag, withUsage } from './client
 import { renderStatusTable } from './status.js';
 
 const USAGE =
-  'usage: raftcache dev [--nodes 3] [--dir ./data] [--base-port 7001] [--log-level info] [--demo] [--exit]\n';
+  'usage: raftcache dev [--nodes 3] [--shards 1] [--replication 3] [--dir ./data] [--base-port 7001] [--log-level info] [--demo] [--exit]\n';
 
 export async function main(argv: string[]): Promise<number> {
   return withUsage(USAGE, argv, async () => {
@@ -22,6 +22,7 @@ export async function main(argv: string[]): Promise<number> {
       dir: stringFlag(args, 'dir') ?? './data',
       basePort: numberFlag(args, 'base-port', 7001, 1),
       logLevel: stringFlag(args, 'log-level') ?? 'info',
+      extraArgs: ['--shards', String(numberFlag(args, 'shards', 1, 1)), '--replication', String(numberFlag(args, 'replication', 3, 1))],
     });
     const demo = boolFlag(args, 'demo');
     const exitAfter = boolFlag(args, 'exit');

@@ -25,6 +25,8 @@ const FLAGS: Record<string, string> = {
   '--log-format': 'logFormat',
   '--log-level': 'logLevel',
   '--config': 'config',
+  '--shards': 'shards',
+  '--replication': 'replication',
 };
 
 /** Flags without a value. */
@@ -35,6 +37,7 @@ const SWITCHES: Record<string, string> = {
 const USAGE = `usage: raftcache start --id N --data DIR --listen HOST:PORT --peer-listen HOST:PORT
          --members ID=HOST:CLIENTPORT/PEERPORT,... --secret S
          [--config FILE.json] [--log-format json|pretty] [--log-level info] [--token T]
+         [--shards S] [--replication R]   (every node of a cluster must be given the same)
          [--unsafe-stale-reads]   (TEST ONLY: reads skip ReadIndex and may be stale)
 `;
 
@@ -91,7 +94,7 @@ export async function loadStartConfig(argv: readonly string[]): Promise<NodeConf
   const merged: Record<string, unknown> = { ...base };
   for (const [field, text] of Object.entries(flags)) {
     if (field === 'config') continue;
-    if (field === 'id') merged['id'] = /^\d+$/.test(text) ? Number(text) : text;
+    if (field === 'id' || field === 'shards' || field === 'replication') merged[field] = /^\d+$/.test(text) ? Number(text) : text;
     else if (field === 'members') merged['members'] = parseMembersFlag(text);
     else if (field in SWITCHES_BY_FIELD) merged[field] = true;
     else merged[field] = text;
@@ -120,7 +123,14 @@ export async function main(argv: string[]): Promise<number> {
       'UNSAFE: --unsafe-stale-reads is on. Reads skip ReadIndex and may return stale values. For testing the checker only; never in production.',
     );
   }
-  const running = await startNodeServer(config, logger);
+  let running: Awaited<ReturnType<typeof startNodeServer>>;
+  try {
+    running = await startNodeServer(config, logger);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`raftcache start: ${e.message}\n`);
+    return 2;
+  }
   const peer = running.node.peerAddress;
   logger.info(
     { url: running.api.url, peer: peer === null ? null : `${peer.host}:${peer.port}`, data: config.data, members: config.members.length },

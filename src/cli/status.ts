@@ -1,9 +1,12 @@
 /**
  * `raftcache status [--endpoints HOST:PORT,…] [--json]`: one row per member
- * (id, role, term, commit, applied, address, pid), from each node's `status`.
+ * (id, role, term, commit, applied, address, pid), from each node's `status`,
+ * then one row per shard (ring span, replicas, leader, term, applied index on
+ * each replica), from the shard map and the nodes' per-shard status.
+ * `--json`: `{nodes: [...], shards: [...]}`.
  */
 import { RaftcacheClient, RaftcacheError } from '../client/index.js';
-import type { NodeStatusResult } from '../client/index.js';
+import type { NodeStatusResult, ShardMapView } from '../client/index.js';
 import { endpointsFlag, numberFlag, boolFlag, parseArgs, withUsage } from './client-args.js';
 
 const USAGE = 'usage: raftcache status [--endpoints HOST:PORT,…] [--json] [--timeout MS]\n';
@@ -21,8 +24,9 @@ export async function main(argv: string[]): Promise<number> {
         if (!(e instanceof RaftcacheError)) throw e;
       }
       const rows = await client.clusterStatus();
-      if (boolFlag(args, 'json')) process.stdout.write(`${JSON.stringify(rows.map(jsonRow))}\n`);
-      else process.stdout.write(renderStatusTable(rows));
+      const shards = shardRows(rows, client.shardMap());
+      if (boolFlag(args, 'json')) process.stdout.write(`${JSON.stringify({ nodes: rows.map(jsonRow), shards })}\n`);
+      else process.stdout.write(`${renderStatusTable(rows)}\n${renderShardTable(shards)}`);
       return rows.some((r) => r.ok) ? 0 : 1;
     } finally {
       await client.close();
@@ -50,6 +54,101 @@ export function renderStatusTable(rows: readonly NodeStatusResult[]): string {
         ]
       : ['?', 'unreachable', '-', '-', '-', r.url, `(${r.error})`],
   );
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
+  const line = (c: readonly string[]): string =>
+    c
+      .map((x, i) => (i === c.length - 1 ? x : x.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
+  return `${[line(header), ...cells.map(line)].join('\n')}\n`;
+}
+
+export interface ShardRow {
+  readonly shard: number;
+  readonly group: number;
+  /** Inclusive ring ranges. */
+  readonly ranges: readonly (readonly [number, number])[];
+  /** Share of the ring, 0..1. */
+  readonly span: number;
+  readonly replicas: readonly string[];
+  readonly leader: string | null;
+  readonly term: number;
+  /** Applied index per replica that answered. */
+  readonly applied: Readonly<Record<string, number>>;
+}
+
+interface GroupEntry {
+  group: number;
+  role: string;
+  term: number;
+  applied: number;
+}
+
+function groupEntries(status: Readonly<Record<string, unknown>>): GroupEntry[] {
+  const raw = status['shards'];
+  if (!Array.isArray(raw)) return [];
+  const out: GroupEntry[] = [];
+  for (const x of raw) {
+    if (typeof x !== 'object' || x === null) continue;
+    const e = x as Record<string, unknown>;
+    if (typeof e['group'] !== 'number') continue;
+    out.push({
+      group: e['group'],
+      role: typeof e['role'] === 'string' ? e['role'] : 'unknown',
+      term: typeof e['term'] === 'number' ? e['term'] : 0,
+      applied: typeof e['applied'] === 'number' ? e['applied'] : 0,
+    });
+  }
+  return out;
+}
+
+/** One row per shard of the map, with leader, term and applied indexes from the nodes' status. */
+export function shardRows(rows: readonly NodeStatusResult[], map: ShardMapView): ShardRow[] {
+  const nameOfUrl = new Map<string, string>();
+  for (const r of rows) if (r.ok) nameOfUrl.set(r.status.address !== '' ? r.status.address : r.url, r.status.node);
+  return map.shards.map((s) => {
+    let leader: string | null = null;
+    let term = 0;
+    const applied: Record<string, number> = {};
+    for (const r of rows) {
+      if (!r.ok) continue;
+      for (const e of groupEntries(r.status)) {
+        if (e.group !== s.group) continue;
+        applied[r.status.node] = e.applied;
+        if (e.role === 'leader' && e.term >= term) {
+          leader = r.status.node;
+          term = e.term;
+        }
+        if (leader === null) term = Math.max(term, e.term);
+      }
+    }
+    let span = 0;
+    for (const [a, b] of s.ranges) span += b - a + 1;
+    return {
+      shard: s.shard,
+      group: s.group,
+      ranges: s.ranges,
+      span: span / 2 ** 32,
+      replicas: s.replicas.map((u) => nameOfUrl.get(u) ?? u),
+      leader,
+      term,
+      applied,
+    };
+  });
+}
+
+/** A fixed-width table of shards. */
+export function renderShardTable(shards: readonly ShardRow[]): string {
+  const header = ['shard', 'ring', 'ranges', 'replicas', 'leader', 'term', 'applied'];
+  const cells = shards.map((s) => [
+    String(s.shard),
+    `${(s.span * 100).toFixed(1)}%`,
+    String(s.ranges.length),
+    s.replicas.join(','),
+    s.leader ?? '-',
+    String(s.term),
+    s.replicas.map((n) => `${n}:${s.applied[n] ?? '-'}`).join(' '),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
   const line = (c: readonly string[]): string =>
     c

@@ -106,6 +106,10 @@ export const nodeConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Data shards (Raft groups 1..shards), laid out over the members by consistent hashing. */
+    shards: positiveInt.max(4096).default(1),
+    /** Replicas (voters) per shard; capped at the number of members. */
+    replication: positiveInt.max(9).default(3),
     /** The leader proposes a clock entry when TTL keys are pending and no entry carried time for this long. */
     clockIntervalMs: positiveInt.default(1000),
     /** Most keys in one touch entry. */

@@ -13,7 +13,9 @@ export type NodeErrorCode =
   /** The command could not be encoded (a field the API should have refused). Definite. */
   | 'BAD_REQUEST'
   /** The node is shutting down. Not definite. */
-  | 'CLOSED';
+  | 'CLOSED'
+  /** This node holds no replica of the key's shard (or the keys span shards). Definite. */
+  | 'WRONG_SHARD';
 
 export class NodeError extends Error {
   constructor(

@@ -11,6 +11,7 @@
  * into the cores; they form the next turn's batch (group commit + pipelining).
  */
 import { SeededRng } from '../util/rng.js';
+import type { Rng } from '../util/rng.js';
 import { NodeStore } from '../storage/index.js';
 import { PeerTransport } from '../transport/index.js';
 import type { TransportEvent } from '../transport/index.js';
@@ -21,10 +22,15 @@ import type { Member, NodeConfig } from './config.js';
 import { NodeError } from './errors.js';
 import type { Logger } from './logger.js';
 import { MetricsText } from './metrics.js';
+import { ShardLayout } from './layout.js';
+import { checkLayoutFile } from './layout-file.js';
 import { Replica } from './replica.js';
 import type { WriteOp, WriteOutcome } from './replica.js';
 
-/** The one shard for now (group 0 is reserved for the future meta group). */
+/** Ticks between two leader-balance rounds (see balanceLeaders). */
+const BALANCE_EVERY_TICKS = 50;
+
+/** The shard of a one-shard cluster (group 0 is reserved for the meta group). */
 export const DATA_GROUP = 1;
 
 /**
@@ -80,6 +86,8 @@ export class CacheNode {
   readonly config: NodeConfig;
   readonly logger: Logger;
   readonly members: readonly Member[];
+  /** Which shard owns a key and which nodes hold each shard. */
+  readonly layout: ShardLayout;
   private readonly store: NodeStore;
   private readonly transport: PeerTransport;
   private readonly replicas = new Map<number, Replica>();
@@ -91,10 +99,13 @@ export class CacheNode {
   private pending = 0;
   private overloaded = 0;
   private turns = 0;
+  private ticks = 0;
+  private leaderTransfers = 0;
   private flushes = 0;
   private readonly runTurnFn = (): void => this.runTurn();
 
-  private constructor(config: NodeConfig, logger: Logger, store: NodeStore, transport: PeerTransport) {
+  private constructor(config: NodeConfig, logger: Logger, store: NodeStore, transport: PeerTransport, layout: ShardLayout) {
+    this.layout = layout;
     this.id = config.id;
     this.config = config;
     this.logger = logger;
@@ -108,6 +119,12 @@ export class CacheNode {
     const c = o.config;
     const rng = new SeededRng(o.seed ?? (c.id * 7919 + Date.now()) >>> 0);
     const store = await NodeStore.open(c.data);
+    try {
+      await checkLayoutFile(c.data, { shards: c.shards, replication: Math.min(c.replication, c.members.length) });
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
     const transport = new PeerTransport({
       nodeId: c.id,
       host: c.peerListen.host,
@@ -117,45 +134,12 @@ export class CacheNode {
       maxFrameBytes: Math.max(16 << 20, c.raft.maxSizePerMsg * 2),
       logger: (e: TransportEvent) => logTransport(o.logger, e),
     });
-    const node = new CacheNode(c, o.logger, store, transport);
-    const voters = c.members.map((m) => m.id).sort((a, b) => a - b);
-    const replica = new Replica({
-      groupId: DATA_GROUP,
-      raft: {
-        id: c.id,
-        electionTick: c.raft.electionTicks,
-        heartbeatTick: c.raft.heartbeatTicks,
-        rng: rng.fork(),
-        preVote: c.raft.preVote,
-        checkQuorum: c.raft.checkQuorum,
-        maxSizePerMsg: c.raft.maxSizePerMsg,
-        maxInflightMsgs: c.raft.maxInflightMsgs,
-        maxInflightBytes: c.raft.maxInflightBytes,
-        maxUncommittedBytes: c.raft.maxUncommittedBytes,
-      },
-      cache: {
-        maxEntries: c.cache.maxEntries,
-        maxBytes: c.cache.maxBytes,
-        sessionTtlMs: c.cache.sessionTtlMs,
-        maxSessions: c.cache.maxSessions,
-      },
-      storage: store.group(DATA_GROUP, { voters, learners: [] }),
-      clockIntervalMs: c.clockIntervalMs,
-      touchMaxKeys: c.touchMaxKeys,
-      snapshotEntries: c.raft.snapshotEntries,
-      readRetryTicks: c.raft.electionTicks,
-      logger: o.logger,
-      onSettled: (n) => {
-        node.pending -= n;
-      },
-      send: (to, g, m) => {
-        transport.send(to, g, m);
-      },
-      sendTouches: (leader, g, keys) => {
-        transport.send(leader, NODE_GROUP, encodeTouchReport(c.id, leader, g, keys));
-      },
-    });
-    node.replicas.set(DATA_GROUP, replica);
+    const layout = ShardLayout.bootstrap({ members: c.members, shards: c.shards, replication: c.replication });
+    const node = new CacheNode(c, o.logger, store, transport, layout);
+    for (const shard of layout.groupsOn(c.id)) {
+      const voters = [...shard.voters].sort((a, b) => a - b);
+      node.replicas.set(shard.id, node.newReplica(shard.id, voters, rng.fork(), transport));
+    }
     await store.flush(); // a new group's initial state is durable before we vote
     transport.onBatch((from, batch) => node.onPeerBatch(from, batch.groupIds, batch.messages));
     const peers = new Map<NodeId, { host: string; port: number }>();
@@ -172,6 +156,46 @@ export class CacheNode {
     return node;
   }
 
+  private newReplica(groupId: number, voters: number[], rng: Rng, transport: PeerTransport): Replica {
+    const c = this.config;
+    return new Replica({
+      groupId,
+      raft: {
+        id: c.id,
+        electionTick: c.raft.electionTicks,
+        heartbeatTick: c.raft.heartbeatTicks,
+        rng,
+        preVote: c.raft.preVote,
+        checkQuorum: c.raft.checkQuorum,
+        maxSizePerMsg: c.raft.maxSizePerMsg,
+        maxInflightMsgs: c.raft.maxInflightMsgs,
+        maxInflightBytes: c.raft.maxInflightBytes,
+        maxUncommittedBytes: c.raft.maxUncommittedBytes,
+      },
+      cache: {
+        maxEntries: c.cache.maxEntries,
+        maxBytes: c.cache.maxBytes,
+        sessionTtlMs: c.cache.sessionTtlMs,
+        maxSessions: c.cache.maxSessions,
+      },
+      storage: this.store.group(groupId, { voters, learners: [] }),
+      clockIntervalMs: c.clockIntervalMs,
+      touchMaxKeys: c.touchMaxKeys,
+      snapshotEntries: c.raft.snapshotEntries,
+      readRetryTicks: c.raft.electionTicks,
+      logger: this.logger,
+      onSettled: (n) => {
+        this.pending -= n;
+      },
+      send: (to, g, m) => {
+        transport.send(to, g, m);
+      },
+      sendTouches: (leader, g, keys) => {
+        transport.send(leader, NODE_GROUP, encodeTouchReport(c.id, leader, g, keys));
+      },
+    });
+  }
+
   /** The peer transport's bound address (port 0 resolved). */
   get peerAddress(): { host: string; port: number } | null {
     return this.transport.address;
@@ -183,8 +207,43 @@ export class CacheNode {
 
   private replica(group: number): Replica {
     const r = this.replicas.get(group);
-    if (r === undefined) throw new NodeError('UNAVAILABLE', `group ${group} is not hosted here`, true);
+    if (r === undefined) throw new NodeError('WRONG_SHARD', `shard ${group} has no replica on ${nodeName(this.id)}`, true);
     return r;
+  }
+
+  /** The shard (Raft group) that owns `key`. */
+  groupOf(key: string): number {
+    return this.layout.groupOf(key);
+  }
+
+  /** The one shard that owns all of `keys`; WRONG_SHARD when they span shards. */
+  groupOfAll(keys: readonly string[]): number {
+    const g = this.layout.groupOf(keys[0] as string);
+    for (let i = 1; i < keys.length; i++) {
+      if (this.layout.groupOf(keys[i] as string) !== g) {
+        throw new NodeError('WRONG_SHARD', `keys[0] and keys[${i}] belong to different shards; split the request by shard`, true);
+      }
+    }
+    return g;
+  }
+
+  /** Shards with a replica here, ascending. */
+  get hostedGroups(): number[] {
+    return [...this.replicas.keys()].sort((a, b) => a - b);
+  }
+
+  hosts(group: number): boolean {
+    return this.replicas.has(group);
+  }
+
+  /** Leader hints of the hosted shards, for the shard map. */
+  leaderHints(): Map<number, { leader: NodeId; term: number }> {
+    const out = new Map<number, { leader: NodeId; term: number }>();
+    for (const [g, r] of this.replicas) {
+      const s = r.raw.status();
+      out.set(g, { leader: s.leader, term: s.term });
+    }
+    return out;
   }
 
   private admit(n: number): void {
@@ -251,7 +310,7 @@ export class CacheNode {
     });
   }
 
-  status(group: number = DATA_GROUP): GroupStatus {
+  status(group: number = this.hostedGroups[0] ?? DATA_GROUP): GroupStatus {
     const r = this.replica(group);
     const s = r.raw.status();
     return {
@@ -304,8 +363,30 @@ export class CacheNode {
   private tick(): void {
     if (this.closed) return;
     for (const r of this.replicas.values()) r.tick();
+    if (++this.ticks % BALANCE_EVERY_TICKS === 0) this.balanceLeaders();
     this.persistDeferred();
     this.scheduleTurn();
+  }
+
+  /**
+   * Leader balance: hands the leadership of one group that this node leads, and
+   * whose preferred leader (ShardLayout.preferredLeader) is another voter, to
+   * that voter. One transfer per round, so leadership moves gradually; the core
+   * catches the target up first and aborts the transfer after an election
+   * timeout if the target does not take over (it is retried in a later round).
+   */
+  private balanceLeaders(): void {
+    if (this.replicas.size < 2) return; // one shard: any leader is as good as another
+    for (const [g, r] of this.replicas) {
+      const s = r.raw.status();
+      if (s.role !== 'leader' || (s.leadTransferee ?? 0) !== 0) continue;
+      const preferred = this.layout.preferredLeader(g);
+      if (preferred === 0 || preferred === this.id) continue;
+      r.raw.transferLeadership(preferred);
+      this.leaderTransfers++;
+      this.scheduleTurn();
+      return;
+    }
   }
 
   /** Commit-only hard states not yet handed to storage (see Replica.persist) go into a batch now. */
@@ -395,6 +476,7 @@ export class CacheNode {
     out.sample('raftcache_node_pending_requests', 'gauge', 'Client requests waiting for the log or a ReadIndex.', this.pending);
     out.sample('raftcache_node_overloaded_total', 'counter', 'Requests refused with OVERLOADED by the pending-queue limit.', this.overloaded);
     out.sample('raftcache_node_ready_turns_total', 'counter', 'Ready-loop turns that handled at least one Ready.', this.turns);
+    out.sample('raftcache_node_leader_transfers_total', 'counter', 'Leadership transfers started to balance leaders.', this.leaderTransfers);
     out.sample('raftcache_node_flushes_total', 'counter', 'Synced storage flushes awaited by the Ready loop.', this.flushes);
     const st = this.store.stats();
     out.sample('raftcache_storage_batches_total', 'counter', 'LevelDB write batches (one fsync each).', st.batches);

@@ -99,7 +99,14 @@ describe.skipIf(!serverBuilt)('a real 3-node cluster', () => {
     expect([absent.code, absent.stdout]).toEqual([1, '']);
     const status = await runCli(['status', '--endpoints', endpoints, '--json']);
     expect(status.code).toBe(0);
-    const rows = JSON.parse(status.stdout) as { node: string; role: string; pid: number }[];
+    const parsed = JSON.parse(status.stdout) as {
+      nodes: { node: string; role: string; pid: number }[];
+      shards: { shard: number; replicas: string[]; leader: string | null; applied: Record<string, number> }[];
+    };
+    const rows = parsed.nodes;
+    expect(parsed.shards).toHaveLength(1);
+    expect([...(parsed.shards[0]?.replicas ?? [])].sort()).toEqual(['n1', 'n2', 'n3']);
+    expect(parsed.shards[0]?.leader).toBe(rows.find((r) => r.role === 'leader')?.node);
     expect(rows.map((r) => r.node).sort()).toEqual(['n1', 'n2', 'n3']);
     expect(rows.filter((r) => r.role === 'leader')).toHaveLength(1);
     expect(rows.map((r) => r.pid).sort()).toEqual(cluster.nodes.map((n) => n.child?.pid).sort());

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadStartConfig, parseStartFlags } from '../../src/cli/start.js';
+import { checkLayoutFile } from '../../src/node/layout-file.js';
 import { ConfigError, memberUrl, parseMembersFlag, parseNodeConfig } from '../../src/node/index.js';
 
 const MEMBERS = '1=127.0.0.1:7001/7101,2=127.0.0.1:7002/7102,3=127.0.0.1:7003/7103';
@@ -111,5 +112,19 @@ describe('start flags', () => {
 
   it('names a missing required flag', async () => {
     await expect(loadStartConfig(FLAGS.slice(2))).rejects.toThrow(/id: /);
+  });
+});
+
+describe('the layout file of a data directory', () => {
+  it('is written on first start and refuses a later start with other shards or replication', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'raftcache-layout-'));
+    try {
+      await checkLayoutFile(dir, { shards: 8, replication: 3 });
+      await checkLayoutFile(dir, { shards: 8, replication: 3 }); // the same again: fine
+      await expect(checkLayoutFile(dir, { shards: 4, replication: 3 })).rejects.toThrow(/shards: the data directory was created with shards=8, not 4/);
+      await expect(checkLayoutFile(dir, { shards: 8, replication: 5 })).rejects.toThrow(/replication: .*replication=3, not 5/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,132 @@
+/**
+ * Multi-Raft in one process per node: 4 nodes, 8 shards, 3 replicas each. Every
+ * node derives the same shard map; a node hosts only its shards' replicas and
+ * answers WRONG_SHARD (with the map version) for the others; the client routes
+ * by the map and splits mget/mput by shard.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RaftcacheClient } from '../../src/client/index.js';
+import { RawClient, startCluster, waitFor } from './harness.js';
+import type { Cluster } from './harness.js';
+
+const SHARDS = 8;
+
+describe('4 nodes, 8 shards of 3 replicas', () => {
+  let cluster: Cluster;
+  let client: RaftcacheClient;
+
+  beforeAll(async () => {
+    cluster = await startCluster(4, { shards: SHARDS, replication: 3 });
+    // every shard has a leader that has applied its no-op
+    await waitFor(
+      'a leader in every shard',
+      () => {
+        const leaders = new Set<number>();
+        for (const n of cluster.nodes) {
+          if (n === null) continue;
+          for (const g of n.node.hostedGroups) {
+            const s = n.node.status(g);
+            if (s.role === 'leader' && s.applied >= s.commit && s.commit > 0) leaders.add(g);
+          }
+        }
+        return leaders.size === SHARDS;
+      },
+      1500,
+    );
+    client = new RaftcacheClient({ endpoints: [cluster.url(0)], backoffBaseMs: 5, backoffMaxMs: 50 });
+    await client.connect();
+  }, 60_000);
+  afterAll(async () => {
+    await client?.close();
+    await cluster?.close();
+  });
+
+  it('every node derives the same map; each shard has 3 replicas on distinct nodes; the nodes host exactly theirs', () => {
+    const layouts = cluster.nodes.map((n) => n!.node.layout);
+    const first = JSON.stringify(layouts[0]!.state);
+    for (const l of layouts) expect(JSON.stringify(l.state)).toBe(first);
+    const groups = layouts[0]!.groups;
+    expect(groups).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const perNode = new Map<number, number>();
+    for (const g of groups) {
+      const voters = layouts[0]!.voters(g);
+      expect(new Set(voters).size).toBe(3);
+      for (const v of voters) perNode.set(v, (perNode.get(v) ?? 0) + 1);
+    }
+    // 24 replicas over 4 nodes: 6 each (bounded load)
+    expect([...perNode.values()].sort()).toEqual([6, 6, 6, 6]);
+    for (const n of cluster.nodes) {
+      const hosted = n!.node.hostedGroups;
+      expect(hosted).toEqual(groups.filter((g) => layouts[0]!.voters(g).includes(n!.node.id)));
+    }
+  });
+
+  it('leaders spread over the nodes: each shard ends up led by its preferred voter', async () => {
+    const n0 = cluster.nodes[0]!.node;
+    const leaderOf = (g: number): number => {
+      for (const n of cluster.nodes) if (n!.node.hosts(g) && n!.node.status(g).role === 'leader') return n!.node.id;
+      return 0;
+    };
+    await waitFor('balanced leaders', () => n0.layout.groups.every((g) => leaderOf(g) === n0.layout.preferredLeader(g)), 1500, 20);
+    const perNode = new Map<number, number>();
+    for (const g of n0.layout.groups) perNode.set(leaderOf(g), (perNode.get(leaderOf(g)) ?? 0) + 1);
+    expect(Math.max(...perNode.values())).toBeLessThanOrEqual(3); // 8 leaders over 4 nodes: 2 each, give or take one
+    expect(perNode.size).toBeGreaterThanOrEqual(3);
+  }, 60_000);
+
+  it('the client routes every key to its shard; writes and linearizable reads work across all shards', async () => {
+    const keys = Array.from({ length: 64 }, (_, i) => `key-${i}`);
+    for (const k of keys) await client.put(k, `v-${k}`);
+    for (const k of keys) expect(await client.get(k)).toBe(`v-${k}`);
+    const touched = new Set(keys.map((k) => cluster.nodes[0]!.node.groupOf(k)));
+    expect(touched.size).toBe(SHARDS);
+    // the server's routing agrees with the map the client holds
+    for (const k of keys) expect(client.shardOf(k).group).toBe(cluster.nodes[0]!.node.groupOf(k));
+    expect(client.mapVersion).toBe(cluster.nodes[0]!.node.layout.version);
+    // the writes went through every shard's log, and only through shards' own logs
+    const committed = (g: number): number => Math.max(...cluster.nodes.map((n) => (n!.node.hosts(g) ? n!.node.status(g).commit : 0)));
+    for (const g of touched) expect(committed(g)).toBeGreaterThan(1);
+  });
+
+  it('mget and mput spanning shards are split by the client and gathered in order', async () => {
+    const entries = Array.from({ length: 20 }, (_, i) => ({ key: `m-${i}`, value: `mv-${i}` }));
+    await client.mput(entries);
+    const got = await client.mget([...entries.map((e) => e.key), 'm-absent']);
+    expect(got).toEqual([...entries.map((e) => e.value), null]);
+  });
+
+  it('a node answers WRONG_SHARD for a shard it does not host, and for an mget spanning shards', async () => {
+    const n0 = cluster.nodes[0]!.node;
+    const foreign = n0.layout.groups.find((g) => !n0.hosts(g));
+    expect(foreign).toBeDefined();
+    let key = '';
+    for (let i = 0; key === ''; i++) if (n0.groupOf(`probe-${i}`) === foreign) key = `probe-${i}`;
+    const raw = await RawClient.connect(cluster.url(0));
+    try {
+      const r = await raw.request({ op: 'put', key, value: 'x' });
+      expect(r.error).toMatchObject({ code: 'WRONG_SHARD', definite: true, mapVersion: n0.layout.version });
+      const g = await raw.request({ op: 'get', key });
+      expect(g.error?.code).toBe('WRONG_SHARD');
+      const reg = await raw.request({ op: 'register', group: foreign });
+      expect(reg.error?.code).toBe('WRONG_SHARD');
+      let other = '';
+      const mine = n0.hostedGroups[0]!;
+      let own = '';
+      for (let i = 0; own === '' || other === ''; i++) {
+        const k = `span-${i}`;
+        const gk = n0.groupOf(k);
+        if (gk === mine && own === '') own = k;
+        else if (gk !== mine && other === '') other = k;
+      }
+      const mg = await raw.request({ op: 'mget', keys: [own, other] });
+      expect(mg.error).toMatchObject({ code: 'WRONG_SHARD', definite: true });
+      const map = await raw.request({ op: 'map' });
+      expect(map.ok).toBe(true);
+      expect((map['shards'] as unknown[]).length).toBe(SHARDS);
+      const status = await raw.request({ op: 'status' });
+      expect((status['shards'] as { group: number }[]).map((s) => s.group)).toEqual(n0.hostedGroups);
+    } finally {
+      raw.close();
+    }
+  });
+});
