@@ -13,6 +13,7 @@ import {
   decodeSnapshotMeta,
 } from './codec.js';
 import type { LogStart, SnapshotMeta } from './codec.js';
+import { migrate } from './migrate.js';
 import { StorageCorruptionError } from './errors.js';
 import { GroupCommit } from './group-commit.js';
 import type { BatchOp, CommitStats } from './group-commit.js';
@@ -65,6 +66,7 @@ export class NodeStore {
     const db: Db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
     await db.open();
     try {
+      await migrate(db);
       const loaded = await loadAll(db);
       return new NodeStore(db, loaded, chunkSize);
     } catch (err) {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Level } from 'level';
 import { CompactedError, UnavailableError } from '../../src/raft/types.js';
 import { NodeStore, StorageCorruptionError, StorageFailedError } from '../../src/storage/index.js';
+import { decodeRun } from '../../src/storage/codec.js';
 import { KIND_RUN, formatKey, parseKey, runKey } from '../../src/storage/keys.js';
 import { entries, entry, tempDirs, view } from './helpers.js';
 
@@ -247,10 +248,52 @@ describe('NodeStore', () => {
     await store.group(1, conf).append(entries(1, 2, 1));
     await store.close();
     const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
-    await db.put(formatKey(), Uint8Array.of(2));
+    await db.put(formatKey(), Uint8Array.of(1));
     await db.close();
     const err = await NodeStore.open(dir).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StorageCorruptionError);
-    expect(String(err)).toMatch(/unsupported data format 2: this build reads format 3.*empty data directory/);
+    expect(String(err)).toMatch(/unsupported data format 1: this build reads format 3.*empty data directory/);
+  });
+
+  it('upgrades a format-2 data dir (one key per entry) to runs in place, nothing lost', async () => {
+    const dir = dirs.make();
+    const store = await NodeStore.open(dir);
+    const g = store.group(1, conf);
+    await g.append([...entries(1, 4, 1), entry(5, 2, 'conf', 'conf')]);
+    await g.setHardState({ term: 2, vote: 1, commit: 4 });
+    await store.group(7, conf).append(entries(1, 2, 3));
+    const before = [view(store.group(1, conf)), view(store.group(7, conf))];
+    await store.close();
+    // Rewrite the log as format 2 had it: kind 0x10, group u32, index u64 → type u8, term u64, data.
+    const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    for await (const [k, v] of db.iterator()) {
+      const p = parseKey(k);
+      if (p?.kind !== KIND_RUN) continue;
+      await db.del(k);
+      for (const e of decodeRun(p.first, v)) {
+        const key = new Uint8Array(13);
+        const kv = new DataView(key.buffer);
+        key[0] = 0x10;
+        kv.setUint32(1, p.group);
+        kv.setUint32(5, Math.floor(e.index / 2 ** 32));
+        kv.setUint32(9, e.index >>> 0);
+        const val = new Uint8Array(9 + e.data.byteLength);
+        val[0] = e.type === 'conf' ? 1 : 0;
+        new DataView(val.buffer).setUint32(5, e.term);
+        val.set(e.data, 9);
+        await db.put(key, val);
+      }
+    }
+    await db.put(formatKey(), Uint8Array.of(2));
+    await db.close();
+    const upgraded = await NodeStore.open(dir);
+    expect([view(upgraded.group(1, conf)), view(upgraded.group(7, conf))]).toEqual(before);
+    await upgraded.close();
+    const again = await NodeStore.open(dir); // already format 3: opens as is
+    expect([view(again.group(1, conf)), view(again.group(7, conf))]).toEqual(before);
+    await again.close();
+    const check = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    expect([...((await check.get(formatKey())) ?? [])]).toEqual([3]);
+    await check.close();
   });
 });
