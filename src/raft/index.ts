@@ -19,3 +19,5 @@ export { SnapshotSender, SnapshotReceiver } from './snapshot-transfer.js';
 export type { SnapChunk, SnapChunkAck } from './snapshot-transfer.js';
 export { shouldCompact, compactionPoint, DEFAULT_COMPACTION_POLICY } from './compaction.js';
 export type { CompactionPolicy, LogStats } from './compaction.js';
+export { QUIESCE_CONTEXT_PREFIX, WAKE_CONTEXT, isQuiesceContext, quiesceContext } from './quiesce.js';
+export type { QuiesceBlocker } from './quiesce.js';

@@ -36,6 +36,10 @@
  *    (commit, votes, ReadIndex, CheckQuorum) is the joint one. One change at a time;
  *    the leader leaves a joint config itself; a leader outside C_new takes no
  *    proposals and hands leadership to a voter of C_new once C_new is in effect.
+ *  - Quiescence (opt-in, quiesce.ts): an idle leader sends one acked round of quiesce
+ *    heartbeats and stops heartbeating; quiesced followers stop their election timers.
+ *    Only timers change; activity wakes the group, the driver's liveness signal wakes
+ *    followers of a dead leader (forgetLeader / unquiesce).
  */
 import { CompactedError, NONE } from './types.js';
 import type {
@@ -77,6 +81,8 @@ import {
 } from './confchange.js';
 import { ReadOnly } from './read-only.js';
 import type { ReadRequest } from './read-only.js';
+import { Quiescence, WAKE_CONTEXT, isQuiesceContext, leaderQuiesceBlocker, quiesceContext } from './quiesce.js';
+import type { QuiesceBlocker } from './quiesce.js';
 
 type CampaignKind = 'pre-election' | 'election' | 'transfer';
 
@@ -124,6 +130,8 @@ export class Raft {
   needBroadcast = false;
 
   private readonly cfg: RaftConfig;
+  /** Idle-group quiescence (quiesce.ts); inert unless `cfg.quiesce`. */
+  readonly quiescence: Quiescence;
   private readonly commitScratch: number[] = [];
   private readonly matchOf = (id: NodeId): number => this.progress.get(id)?.match ?? 0;
 
@@ -134,6 +142,7 @@ export class Raft {
     }
     this.cfg = cfg;
     this.id = cfg.id;
+    this.quiescence = new Quiescence(cfg.quiesce === true);
     this.log = new RaftLog(storage, cfg.applied ?? 0);
     const { hardState, conf } = storage.initialState();
     const snapIndex = storage.firstIndex() - 1;
@@ -259,6 +268,7 @@ export class Raft {
     this.pendingReadRequests = [];
     this.uncommittedSize = 0;
     this.needBroadcast = false;
+    this.quiescence.reset();
   }
 
   becomeFollower(term: number, lead: NodeId): void {
@@ -273,6 +283,7 @@ export class Raft {
     this.votes.clear();
     this.lead = NONE;
     this.role = 'pre-candidate';
+    this.quiescence.reset();
   }
 
   private becomeCandidate(): void {
@@ -306,7 +317,7 @@ export class Raft {
 
   tick(): void {
     if (this.role === 'leader') this.tickHeartbeat();
-    else this.tickElection();
+    else if (!this.quiescence.quiesced) this.tickElection();
   }
 
   private tickElection(): void {
@@ -318,6 +329,10 @@ export class Raft {
   }
 
   private tickHeartbeat(): void {
+    if (this.quiescence.quiesced) {
+      this.tickQuiesced();
+      return;
+    }
     this.heartbeatElapsed++;
     this.electionElapsed++;
     if (this.electionElapsed >= this.electionTimeout()) {
@@ -332,7 +347,7 @@ export class Raft {
     for (const pr of this.progress.values()) if (pr.state === 'snapshot') pr.snapshotTicks++;
     if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
       this.heartbeatElapsed = 0;
-      this.bcastHeartbeat(this.readOnly.pendingContext());
+      if (!this.maybeQuiesce()) this.bcastHeartbeat(this.readOnly.pendingContext());
     }
   }
 
@@ -347,11 +362,176 @@ export class Raft {
     return jointVoteResult(this.jointConfig(), active) === 'won';
   }
 
+  // ---------------------------------------------------------------- quiescence (quiesce.ts)
+
+  /** Why this leader may not quiesce now (null: it may). */
+  quiesceBlocker(): QuiesceBlocker | null {
+    return leaderQuiesceBlocker(
+      {
+        isLeader: this.role === 'leader',
+        committedCurrentTerm: this.committedCurrentTerm(),
+        lastIndex: this.log.lastIndex(),
+        committed: this.log.committed,
+        applying: this.log.applying,
+        pendingReads: this.pendingReadCount(),
+        transferring: this.leadTransferee !== NONE,
+        joint: this.votersOutgoing.length > 0,
+        isVoter: this.voters.includes(this.id),
+        members: this.progress,
+        config: this.jointConfig(),
+        self: this.id,
+      },
+      this.quiescence,
+    );
+  }
+
+  /** Leader, at a heartbeat: quiesce if idle (sends the quiesce heartbeats instead). */
+  private maybeQuiesce(): boolean {
+    if (!this.quiescence.enabled || this.quiesceBlocker() !== null) return false;
+    this.quiescence.startRound();
+    this.sendQuiesceHeartbeats();
+    return true;
+  }
+
+  /** Quiesced leader: no CheckQuorum, no election clock; quiesce heartbeats only to members that did not ack. */
+  private tickQuiesced(): void {
+    for (const pr of this.progress.values()) if (pr.state === 'snapshot') pr.snapshotTicks++; // a lost snapshot is still retried
+    this.heartbeatElapsed++;
+    if (this.heartbeatElapsed < this.cfg.heartbeatTick) return;
+    this.heartbeatElapsed = 0;
+    this.sendQuiesceHeartbeats();
+  }
+
+  private sendQuiesceHeartbeats(): void {
+    const q = this.quiescence;
+    const context = quiesceContext(q.round);
+    const commit = this.log.committed;
+    for (const [id, pr] of this.progress) {
+      if (id === this.id || q.acked.has(id)) continue;
+      // A lagging member (its node was reported down) is not told to quiesce: a plain
+      // heartbeat, so that when it is back its answer makes us catch it up.
+      if (pr.match < commit) this.send({ type: 'heartbeat', from: this.id, to: id, term: this.term, commit: pr.match, context: '' });
+      else this.send({ type: 'heartbeat', from: this.id, to: id, term: this.term, commit, context });
+    }
+  }
+
+  /** Follower, on a quiesce heartbeat (after the ordinary handling): quiesce if our log ends at its commit index. */
+  private maybeQuiesceFollower(m: MsgHeartbeat): boolean {
+    if (!this.quiescence.enabled || this.role !== 'follower' || this.lead !== m.from) return false;
+    const commit = this.log.committed;
+    if (commit !== m.commit || this.log.lastIndex() !== commit) return false;
+    this.quiescence.quiesced = true;
+    return true;
+  }
+
+  /** A message reached a quiesced replica (before the term rules): wake it if it shows activity. */
+  private wakeOnMessage(m: Message): void {
+    if (m.term < this.term) return; // stale: answered with our term and dropped
+    if (this.role === 'leader') {
+      // Someone campaigns (it does not hear us) or wants a read: heartbeat again.
+      // (Wake requests and acks are handled in stepLeader; a higher term deposes us.)
+      if (m.type === 'vote' || m.type === 'pre-vote' || m.type === 'read-index') this.wake(false);
+      return;
+    }
+    if (m.type === 'vote' || m.type === 'pre-vote') {
+      this.wake(true); // a campaign: tell our leader, and let the lease rule decide
+      return;
+    }
+    if (m.term > this.term) return; // a new term: becomeFollower wakes us
+    if (m.from !== this.lead) {
+      this.wake(true);
+      return;
+    }
+    if (!this.carriesNews(m)) return;
+    // Entries beyond our log: the leader is awake, and cannot quiesce again before
+    // we ack them (it needs every match at its last index), so no need to wake it.
+    const last = m.type === 'app' ? m.entries[m.entries.length - 1] : undefined;
+    this.wake(last === undefined || last.index <= this.log.lastIndex());
+  }
+
+  /** From our leader: does the message show it is active (not a late or repeated heartbeat)? */
+  private carriesNews(m: Message): boolean {
+    switch (m.type) {
+      case 'heartbeat':
+        if (isQuiesceContext(m.context)) return false;
+        return m.context !== '' || m.commit > this.log.committed;
+      case 'app':
+        return m.entries.length > 0 || m.commit > this.log.committed;
+      default:
+        return true;
+    }
+  }
+
+  /**
+   * Leaves quiescence. A follower restarts its randomized election timer (its
+   * lease on the leader lasts one election timeout from now) and, with
+   * `tellLeader`, asks its leader to heartbeat again. A leader restarts its
+   * CheckQuorum interval counting every member as active (nobody could be heard
+   * during the quiet) and must hear from a quorum before it quiesces again.
+   */
+  private wake(tellLeader: boolean): void {
+    if (!this.quiescence.quiesced) return;
+    this.electionElapsed = 0;
+    if (this.role === 'leader') {
+      this.quiescence.wakeLeader();
+      this.heartbeatElapsed = 0;
+      for (const pr of this.progress.values()) pr.recentActive = true;
+      return;
+    }
+    this.quiescence.quiesced = false;
+    this.resetRandomizedElectionTimeout();
+    if (tellLeader && this.lead !== NONE) {
+      this.send({ type: 'heartbeat-resp', from: this.id, to: this.lead, term: this.term, context: WAKE_CONTEXT });
+    }
+  }
+
+  /** Quiesced leader after an ack: wake if the group is no longer idle (e.g. an append was rejected). */
+  private wakeIfNoLongerIdle(): void {
+    if (this.quiescence.quiesced && this.role === 'leader' && this.quiesceBlocker() !== null) this.wake(false);
+  }
+
+  /** Quiet: a tick does nothing now (a quiesced follower, or a quiesced leader all of whose members acked). */
+  tickIsNoop(): boolean {
+    const q = this.quiescence;
+    if (!q.quiesced) return false;
+    if (this.role !== 'leader') return true;
+    for (const id of this.progress.keys()) if (id !== this.id && !q.acked.has(id)) return false;
+    return true;
+  }
+
+  /**
+   * The driver's liveness signal about a peer node: while `down`, a member there
+   * may lag behind and the group still quiesce. Reported up again, a lagging
+   * member wakes a quiesced leader (which then catches it up).
+   */
+  markPeerDown(id: NodeId, down: boolean): void {
+    if (down) this.quiescence.down.add(id);
+    else if (this.quiescence.down.delete(id)) this.wakeIfNoLongerIdle();
+  }
+
+  /** The driver's wake-up (e.g. a peer node came back, or went silent): leader heartbeats again, follower restarts its timer. */
+  unquiesce(): void {
+    this.wake(true);
+  }
+
+  /**
+   * Follower: forget the leader (etcd's ForgetLeader), waking if quiesced. Call it
+   * when the leader's node is suspected dead: a leaderless follower grants
+   * (pre-)votes at once (no lease) and campaigns after its randomized timeout;
+   * it follows the leader again as soon as it hears from it.
+   */
+  forgetLeader(): void {
+    if (this.role !== 'follower') return;
+    this.wake(false);
+    this.lead = NONE;
+  }
+
   // ---------------------------------------------------------------- elections
 
   /** Start an election (pre-vote first when enabled, unless a transfer asked for it). */
   hup(reason: 'election-timeout' | 'campaign' | 'transfer'): void {
     if (this.role === 'leader') return;
+    if (this.quiescence.quiesced) this.wake(true);
     if (!this.promotable()) return;
     // A committed membership change not yet in effect: campaigning under the old
     // membership could win with the wrong quorum (etcd refuses the same way).
@@ -402,6 +582,7 @@ export class Raft {
       if (m.type === 'vote' && m.term > this.term && this.lead === NONE && this.role !== 'leader') this.becomeFollower(m.term, NONE);
       return;
     }
+    if (this.quiescence.quiesced) this.wakeOnMessage(m);
     if (m.term > this.term) {
       if (m.type === 'vote' || m.type === 'pre-vote') {
         const inLease =
@@ -501,10 +682,16 @@ export class Raft {
   private stepLeader(m: Message): void {
     switch (m.type) {
       case 'app-resp':
+        this.quiescence.hearFrom(m.from);
         this.handleAppendResponse(m);
+        this.wakeIfNoLongerIdle();
         return;
       case 'heartbeat-resp':
+        if (m.context === WAKE_CONTEXT) this.wake(false);
+        this.quiescence.hearFrom(m.from);
+        if (isQuiesceContext(m.context)) this.quiescence.ack(m.from, m.context);
         this.handleHeartbeatResponse(m);
+        this.wakeIfNoLongerIdle();
         return;
       case 'read-index':
         if (!this.progress.has(m.from)) return;
@@ -638,7 +825,9 @@ export class Raft {
 
   private handleHeartbeat(m: MsgHeartbeat): void {
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
-    this.send({ type: 'heartbeat-resp', from: this.id, to: m.from, term: this.term, context: m.context });
+    let context = m.context;
+    if (isQuiesceContext(context) && !this.maybeQuiesceFollower(m)) context = ''; // not quiet: an ordinary answer
+    this.send({ type: 'heartbeat-resp', from: this.id, to: m.from, term: this.term, context });
   }
 
   private handleSnapshot(m: MsgSnap): void {
@@ -832,6 +1021,7 @@ export class Raft {
   // ---------------------------------------------------------------- local requests
 
   propose(data: Uint8Array): ProposeResult {
+    if (this.quiescence.quiesced && this.role !== 'leader') this.wake(true);
     if (this.role !== 'leader') return { ok: false, reason: 'NOT_LEADER', leader: this.lead };
     if (this.leadTransferee !== NONE) return { ok: false, reason: 'DROPPED', leader: this.lead };
     if (!this.progress.has(this.id)) return { ok: false, reason: 'DROPPED', leader: this.lead };
@@ -958,6 +1148,7 @@ export class Raft {
 
   /** Leader: appends entries (terms and indexes assigned here). Returns the last index. */
   private appendEntries(ents: Entry[]): number {
+    if (this.quiescence.quiesced) this.wake(false);
     let li = this.log.lastIndex();
     const stamped = ents.map((e) => ({ term: this.term, index: ++li, type: e.type, data: e.data }));
     const last = this.log.append(stamped);
@@ -979,12 +1170,14 @@ export class Raft {
       this.handleReadRequest({ context, from: this.id });
       return { ok: true };
     }
+    if (this.quiescence.quiesced) this.wake(true);
     if (this.lead === NONE) return { ok: false, reason: 'NO_LEADER', leader: NONE };
     this.send({ type: 'read-index', from: this.id, to: this.lead, term: this.term, context });
     return { ok: true };
   }
 
   private handleReadRequest(req: ReadRequest): void {
+    if (this.quiescence.quiesced) this.wake(false);
     if (!this.committedCurrentTerm()) {
       // Our commit index may lag what earlier leaders committed: wait for our no-op.
       this.pendingReadRequests.push(req);
@@ -1026,6 +1219,7 @@ export class Raft {
 
   transferLeadership(to: NodeId): void {
     if (this.role !== 'leader') return;
+    if (this.quiescence.quiesced) this.wake(false);
     const pr = this.progress.get(to);
     if (!pr || pr.isLearner) return;
     if (this.leadTransferee !== NONE) {

@@ -5,6 +5,7 @@
  * rd.readStates; advance(); }`. Exactly one Ready may be outstanding.
  */
 import { Raft } from './raft.js';
+import type { QuiesceBlocker } from './quiesce.js';
 import type {
   ConfChange,
   ConfState,
@@ -71,6 +72,31 @@ export class RawNode implements RaftNodeApi {
 
   proposeConfChange(cc: ConfChange): ProposeResult {
     return this.raft.proposeConfChange(cc);
+  }
+
+  /** Wakes a quiesced replica (a leader heartbeats again; a follower restarts its election timer and asks its leader to heartbeat). */
+  unquiesce(): void {
+    this.raft.unquiesce();
+  }
+
+  /** Follower: forget the leader (its node is suspected dead); wakes it if quiesced. */
+  forgetLeader(): void {
+    this.raft.forgetLeader();
+  }
+
+  /** The node's liveness signal: the node of peer `id` is down (or up again). A quiesced group may then leave a member there behind. */
+  markPeerDown(id: NodeId, down: boolean): void {
+    this.raft.markPeerDown(id, down);
+  }
+
+  /** A tick does nothing now: the driver may skip ticking this replica (re-check after every step, request or wake). */
+  isQuiesced(): boolean {
+    return this.raft.tickIsNoop();
+  }
+
+  /** Leader: why it does not quiesce now, or null (for metrics and tests; 'disabled' without config.quiesce). */
+  quiesceBlocker(): QuiesceBlocker | null {
+    return this.raft.quiesceBlocker();
   }
 
   /** The membership in use (as of the entries handed out so far): pass it to `createSnapshot` after `advance()`. */
@@ -164,6 +190,7 @@ export class RawNode implements RaftNodeApi {
       pendingReads: r.pendingReadCount(),
       uncommittedBytes: r.uncommittedSize,
       conf: r.confState(),
+      quiesced: r.quiescence.quiesced,
     };
   }
 }

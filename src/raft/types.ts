@@ -238,6 +238,8 @@ export interface Status {
   readonly uncommittedBytes?: number;
   /** The membership the core uses now (as of the entries handed out for applying). */
   readonly conf?: ConfState;
+  /** Quiesced: no heartbeats (leader) or a stopped election timer (follower). */
+  readonly quiesced?: boolean;
 }
 
 /** The leader's view of one member's log (flow control state). */
@@ -297,6 +299,13 @@ export interface RaftConfig {
   readonly maxUncommittedBytes: number;
   /** The index already applied to the state machine when restarting (0 if none). */
   readonly applied?: number;
+  /**
+   * Quiesce idle groups (quiesce.ts): the leader stops heartbeating and followers
+   * stop their election timers until there is work. Off by default. The driver
+   * must then watch its peers' liveness and call `forgetLeader()` / `unquiesce()`
+   * (see the raft README, decisions 22–25).
+   */
+  readonly quiesce?: boolean;
 }
 
 /**
@@ -326,6 +335,18 @@ export interface RaftNodeApi {
    * an earlier change is not yet applied or a joint configuration is not yet left.
    */
   proposeConfChange?(cc: ConfChange): ProposeResult;
+  /** Quiescence (config.quiesce): wake a quiesced replica (a leader heartbeats again; a follower restarts its election timer and asks its leader to heartbeat). */
+  unquiesce?(): void;
+  /** Follower: forget the leader (it is suspected dead): grant (pre-)votes at once, campaign after a randomized timeout. Wakes a quiesced follower. */
+  forgetLeader?(): void;
+  /** Liveness of peer node `id` (quiescence): a lagging member on a node reported down does not keep the group awake; reported up again, it wakes it. */
+  markPeerDown?(id: NodeId, down: boolean): void;
+  /**
+   * Quiet: a tick does nothing now (a quiesced follower, or a quiesced leader all
+   * of whose members acked). A driver may skip ticking it while this holds
+   * (check again after every step, request or wake call).
+   */
+  isQuiesced?(): boolean;
   hasReady(): boolean;
   ready(): Ready;
   /** Acknowledge that the last Ready was persisted, sent and applied. */

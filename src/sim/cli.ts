@@ -1,5 +1,5 @@
 /**
- * `npm run sim -- --seeds 500 --nodes 5 --steps 20000 [--first-seed S] [--membership] [--compaction] [--verbose]`
+ * `npm run sim -- --seeds 500 --nodes 5 --steps 20000 [--first-seed S] [--membership] [--compaction] [--quiesce] [--idle] [--verbose]`
  *
  * Runs one simulation per seed, prints progress, reports every violation with
  * its seed, invariant, the last events and the command that replays it, and
@@ -18,12 +18,16 @@ export interface SimCliOptions {
   readonly membership: boolean;
   /** Frequent snapshots and compaction on every node. */
   readonly compaction: boolean;
+  /** Idle groups quiesce; a node-pair liveness signal wakes them; idle windows in the workload. */
+  readonly quiesce: boolean;
+  /** Idle windows in the workload without quiescence (the baseline for the idle traffic figure). */
+  readonly idle: boolean;
 }
 
-const USAGE = 'usage: sim [--seeds N] [--first-seed S] [--nodes 3|5] [--steps M] [--membership] [--compaction] [--verbose]';
+const USAGE = 'usage: sim [--seeds N] [--first-seed S] [--nodes 3|5] [--steps M] [--membership] [--compaction] [--quiesce] [--idle] [--verbose]';
 
 export function parseSimArgs(argv: readonly string[]): SimCliOptions | string {
-  const o = { seeds: 100, firstSeed: 1, nodes: 3, steps: 5000, verbose: false, membership: false, compaction: false };
+  const o = { seeds: 100, firstSeed: 1, nodes: 3, steps: 5000, verbose: false, membership: false, compaction: false, quiesce: false, idle: false };
   const args = argv[0] === '--' ? argv.slice(1) : argv;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -32,8 +36,8 @@ export function parseSimArgs(argv: readonly string[]): SimCliOptions | string {
       continue;
     }
     if (a === '--help' || a === '-h') return USAGE;
-    if (a === '--membership' || a === '--compaction') {
-      o[a === '--membership' ? 'membership' : 'compaction'] = true;
+    if (a === '--membership' || a === '--compaction' || a === '--quiesce' || a === '--idle') {
+      o[a === '--membership' ? 'membership' : a === '--compaction' ? 'compaction' : a === '--quiesce' ? 'quiesce' : 'idle'] = true;
       continue;
     }
     const value = args[i + 1];
@@ -54,8 +58,11 @@ export function replayCommand(seed: number, nodes: number, steps: number, flags 
 }
 
 /** The CLI flags that change a run (for the replay command). */
-export function runFlags(o: { readonly membership?: boolean; readonly compaction?: boolean }): string {
-  return `${o.membership === true ? ' --membership' : ''}${o.compaction === true ? ' --compaction' : ''}`;
+export function runFlags(o: { readonly membership?: boolean; readonly compaction?: boolean; readonly quiesce?: boolean; readonly idle?: boolean }): string {
+  return (
+    `${o.membership === true ? ' --membership' : ''}${o.compaction === true ? ' --compaction' : ''}` +
+    `${o.quiesce === true ? ' --quiesce' : ''}${o.idle === true ? ' --idle' : ''}`
+  );
 }
 
 export function formatViolation(r: SimResult, nodes: number, steps: number, flags = ''): string {
@@ -77,6 +84,7 @@ function describeRun(r: SimResult): string {
     `seed ${r.seed}: ticks=${s.ticks} msgs=${s.messages} elections=${s.elections} crashes=${s.crashes} ` +
     `snapshots=${s.snapshotsInstalled} confChanges=${s.membershipChanges} committed=${s.committed} heals=${s.livenessChecks} maxRecovery=${s.maxRecoveryTicks} ` +
     `ops ok/fail/info=${s.ops.ok}/${s.ops.fail}/${s.ops.info} history=${s.verdict} (${s.checkerMs} ms) ` +
+    (s.idleTicks > 0 ? `idle msgs/tick=${(s.idleMessages / s.idleTicks).toFixed(2)} wakes=${s.livenessWakes} ` : '') +
     `[preVote=${t.preVote} checkQuorum=${t.checkQuorum} hb=${t.heartbeatTick} maxMsg=${t.maxSizePerMsg} inflight=${t.maxInflightMsgs}]`
   );
 }
@@ -91,12 +99,23 @@ export async function main(argv: string[]): Promise<number> {
   const started = Date.now();
   let violations = 0;
   let unknown = 0;
+  let idleTicks = 0;
+  let idleMessages = 0;
+  let totalTicks = 0;
+  let totalMessages = 0;
   const flags = runFlags(o);
   console.log(`sim: ${o.seeds} seeds from ${o.firstSeed}, ${o.nodes} nodes, ${o.steps} steps each${flags}`);
   for (let i = 0; i < o.seeds; i++) {
     const seed = o.firstSeed + i;
-    const r = runSimulation({ seed, nodes: o.nodes, steps: o.steps, membership: o.membership, compaction: o.compaction });
+    const r = runSimulation({
+      seed, nodes: o.nodes, steps: o.steps, membership: o.membership, compaction: o.compaction,
+      quiesce: o.quiesce, idleWorkload: o.quiesce || o.idle,
+    });
     if (r.stats.verdict === 'unknown') unknown++;
+    idleTicks += r.stats.idleTicks;
+    idleMessages += r.stats.idleMessages;
+    totalTicks += r.stats.ticks;
+    totalMessages += r.stats.messages;
     if (o.verbose) {
       console.log(describeRun(r));
       console.log(`  schedule: ${r.schedule.map((e) => `${e.at}:${describeFault(e)}`).join('; ')}`);
@@ -114,6 +133,9 @@ export async function main(argv: string[]): Promise<number> {
     // Let the event loop breathe between seeds (output flushes, signals).
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
+  const secs = ((Date.now() - started) / 1000).toFixed(1);
+  console.log(`messages/tick: ${(totalMessages / Math.max(1, totalTicks)).toFixed(2)} overall over ${totalTicks} ticks, ${secs} s`);
+  if (idleTicks > 0) console.log(`idle windows: ${(idleMessages / idleTicks).toFixed(2)} messages/tick over ${idleTicks} idle ticks (faults included)`);
   console.log(`seeds: ${o.seeds}, violations: ${violations}`);
   return violations > 0 ? 1 : 0;
 }

@@ -25,6 +25,8 @@ export interface ClientOptions {
   readonly thinkMax: number;
   readonly readFraction: number;
   readonly casFraction: number;
+  /** Idle windows: no operation starts during the last `length` ticks of every `period` (so groups can quiesce). */
+  readonly idle?: { readonly period: number; readonly length: number };
 }
 
 /** Deliberate client-side bugs, for tests that prove the harness can fail. */
@@ -121,10 +123,17 @@ export class ClientWorkload {
         this.finish(op, 'info', op.value);
       }
     }
+    if (this.idleAt(now)) return;
     for (const slot of this.slots) {
       if (slot.busy || slot.nextAt > now) continue;
       this.startOp(slot, cluster);
     }
+  }
+
+  /** Inside an idle window (no new operations)? */
+  idleAt(now: number): boolean {
+    const idle = this.options.idle;
+    return idle !== undefined && now % idle.period >= idle.period - idle.length;
   }
 
   private pickNode(cluster: ClientCluster): NodeId {

@@ -2,7 +2,11 @@
 export { main, parseSimArgs, replayCommand, formatViolation, runFlags, type SimCliOptions } from './cli.js';
 export {
   runSimulation,
+  idleTraffic,
   tuningForSeed,
+  IDLE_WINDOWS,
+  IDLE_SETTLE,
+  type IdleTrafficOptions,
   ELECTION_TICK,
   LIVENESS_BOUND,
   LIVENESS_CAP,
@@ -31,4 +35,5 @@ export { SimNode, type SimDisk, type RaftCoreFactory, type NodeObserver, type Ra
 export { KvStateMachine, encodeCommand, decodeCommand, hashBytes, type KvCommand, type ApplyOutcome } from './kv.js';
 export { ClientWorkload, type ClientOptions, type ClientMutations, type ClientCluster } from './clients.js';
 export { realCore, MemoryDisk } from './core.js';
+export { NodeLiveness, type LivenessHooks } from './liveness.js';
 export { Trace, formatMessage } from './trace.js';

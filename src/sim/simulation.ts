@@ -28,6 +28,7 @@ import { describeFault, type FaultEvent, type FaultTarget, type PartitionShape, 
 import { confKey, InvariantChecker, SimViolation } from './invariants.js';
 import { type ApplyOutcome, encodeCommand } from './kv.js';
 import { HEALTHY_LINKS, SimNetwork } from './network.js';
+import { NodeLiveness } from './liveness.js';
 import { type CompactionPolicy, type NodeObserver, type RaftCoreFactory, type RaftTuning, SimNode } from './sim-node.js';
 import { Trace } from './trace.js';
 
@@ -37,6 +38,8 @@ export interface SimMutations {
   readonly earlyAck?: boolean;
   /** A restarted node forgets whom it voted for. */
   readonly forgetVote?: boolean;
+  /** `--quiesce` without the node liveness signal: nothing wakes the followers of a dead quiesced leader. */
+  readonly noNodeLiveness?: boolean;
 }
 
 export interface SimOptions {
@@ -62,7 +65,20 @@ export interface SimOptions {
   readonly membership?: boolean;
   /** `--compaction`: snapshot and compact every few applied entries on every node (else a policy drawn from the seed). */
   readonly compaction?: boolean;
+  /**
+   * `--quiesce`: idle groups quiesce (RaftConfig.quiesce), a per-node-pair liveness
+   * signal wakes them (liveness.ts), and the workload gets idle windows. Draws
+   * nothing extra from the seed: the fault schedule is unchanged.
+   */
+  readonly quiesce?: boolean;
+  /** Idle windows in the client workload (default: on with `quiesce`); `--idle` alone gives the baseline without quiescence. */
+  readonly idleWorkload?: boolean;
 }
+
+/** The idle windows of `--quiesce` / `--idle` runs: no new operation in the last 350 ticks of every 900. */
+export const IDLE_WINDOWS = { period: 900, length: 350 } as const;
+/** Ticks at the start of an idle window not counted as idle (in-flight work finishes, groups quiesce). */
+export const IDLE_SETTLE = 60;
 
 export interface SimViolationReport {
   readonly invariant: string;
@@ -84,6 +100,11 @@ export interface SimStats {
   checkerMs: number;
   /** Membership changes the leaders accepted (proposeConfChange ok). */
   membershipChanges: number;
+  /** Ticks inside idle windows (after IDLE_SETTLE) and the messages delivered in them. */
+  idleTicks: number;
+  idleMessages: number;
+  /** Wake calls made by the node liveness signal (`--quiesce`). */
+  livenessWakes: number;
 }
 
 export interface SimResult {
@@ -167,15 +188,17 @@ class Simulation implements NodeObserver, ClientCluster {
   private readonly readFloor = new Map<string, number>();
   private readonly sortedSchedule: readonly FaultEvent[];
   private nextFault = 0;
+  private readonly liveness: NodeLiveness | null = null;
   readonly stats: SimStats = {
     ticks: 0, messages: 0, elections: 0, crashes: 0, snapshotsInstalled: 0, committed: 0,
     livenessChecks: 0, maxRecoveryTicks: 0, ops: { ok: 0, fail: 0, info: 0 }, verdict: 'skipped', checkerMs: 0,
-    membershipChanges: 0,
+    membershipChanges: 0, idleTicks: 0, idleMessages: 0, livenessWakes: 0,
   };
 
   constructor(readonly options: SimOptions) {
     this.rng = new SeededRng(options.seed);
     this.tuning = { ...tuningForSeed(this.rng), ...options.tuning };
+    if (options.quiesce === true) this.tuning = { ...this.tuning, quiesce: true };
     const drawn: CompactionPolicy = pick(this.rng, [
       { threshold: 0, keep: 0 },
       { threshold: 20, keep: 0 },
@@ -212,7 +235,22 @@ class Simulation implements NodeObserver, ClientCluster {
       node.forgetVoteOnRestart = options.mutations?.forgetVote === true;
       this.nodes.push(node);
     }
-    this.clients = new ClientWorkload(this.rng.fork(), { ...DEFAULT_CLIENTS, ...options.clients }, options.mutations ?? {});
+    const idle = options.idleWorkload ?? options.quiesce === true;
+    const clientOptions: ClientOptions = { ...DEFAULT_CLIENTS, ...(idle ? { idle: IDLE_WINDOWS } : {}), ...options.clients };
+    this.clients = new ClientWorkload(this.rng.fork(), clientOptions, options.mutations ?? {});
+    if (options.quiesce === true && options.mutations?.noNodeLiveness !== true) {
+      this.liveness = new NodeLiveness(
+        {
+          nodes: this.nodes,
+          linkUp: (from, to) => !this.network.isBlocked(from, to),
+          woke: (node, what) => {
+            this.trace.text(this.now, `n${node.id} liveness: ${what}`);
+            this.drive(node);
+          },
+        },
+        ELECTION_TICK,
+      );
+    }
   }
 
   node(id: NodeId): SimNode {
@@ -614,6 +652,8 @@ class Simulation implements NodeObserver, ClientCluster {
     while (this.nextFault < schedule.length && schedule[this.nextFault]!.at <= now) {
       this.applyFault(schedule[this.nextFault++]!);
     }
+    this.liveness?.step(now);
+    const deliveredBefore = net.stats.delivered;
     for (const m of net.takeDue(now)) {
       const node = this.node(m.to);
       if (node.raft === null) continue;
@@ -637,6 +677,10 @@ class Simulation implements NodeObserver, ClientCluster {
     for (const n of this.nodes) if (n.role === 'leader' && n.raft !== null) this.invariants.checkLeader(n);
     this.clients.step(now, this);
     this.livenessStep();
+    if (this.clients.idleAt(now) && this.clients.idleAt(now - IDLE_SETTLE)) {
+      this.stats.idleTicks++;
+      this.stats.idleMessages += net.stats.delivered - deliveredBefore;
+    }
   }
 
   run(): SimResult {
@@ -658,6 +702,7 @@ class Simulation implements NodeObserver, ClientCluster {
     this.stats.messages = this.network.stats.delivered;
     this.stats.committed = this.invariants.highestCommitted;
     this.stats.ops = { ...this.clients.stats };
+    this.stats.livenessWakes = this.liveness?.wakes ?? 0;
     if (violation === null && this.options.checkLinearizability !== false) {
       const started = Date.now();
       const result = checkHistory(this.clients.history, { timeoutMs: this.options.checkerTimeoutMs ?? 20_000 });
@@ -688,4 +733,33 @@ class Simulation implements NodeObserver, ClientCluster {
 
 export function runSimulation(options: SimOptions): SimResult {
   return new Simulation(options).run();
+}
+
+export interface IdleTrafficOptions {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly quiesce: boolean;
+  /** Ticks to let the group elect a leader and settle (default 200). */
+  readonly warmup?: number;
+  /** Ticks measured (default 1000). */
+  readonly ticks?: number;
+  readonly tuning?: Partial<RaftTuning>;
+}
+
+/**
+ * Messages per tick of a healthy, idle group (no clients, no faults) after it
+ * settled: the traffic quiescence removes. Two runs that differ only in length
+ * share their prefix exactly, so the difference is the measured window.
+ */
+export function idleTraffic(o: IdleTrafficOptions): number {
+  const warmup = o.warmup ?? 200;
+  const ticks = o.ticks ?? 1000;
+  const base = {
+    seed: o.seed, nodes: o.nodes, schedule: [], clients: { clients: 0 }, checkLinearizability: false,
+    quiesce: o.quiesce, ...(o.tuning ? { tuning: o.tuning } : {}),
+  };
+  const a = runSimulation({ ...base, steps: warmup });
+  const b = runSimulation({ ...base, steps: warmup + ticks });
+  for (const r of [a, b]) if (r.violation !== null) throw new Error(`idle run violated ${r.violation.invariant}: ${r.violation.detail}`);
+  return (b.stats.messages - a.stats.messages) / ticks;
 }

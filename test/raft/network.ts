@@ -19,6 +19,7 @@ export interface NetworkOptions {
   readonly maxInflightBytes?: number;
   readonly maxUncommittedBytes?: number;
   readonly seed?: number;
+  readonly quiesce?: boolean;
 }
 
 export interface ServedRead {
@@ -97,6 +98,7 @@ export class Network {
       maxInflightBytes: o.maxInflightBytes ?? 0,
       maxUncommittedBytes: o.maxUncommittedBytes ?? 0,
       applied,
+      quiesce: o.quiesce ?? false,
     };
   }
 

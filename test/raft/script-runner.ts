@@ -11,13 +11,14 @@
  *   ...
  *
  * Lines starting with `#` are comments. Commands:
- *   nodes <ids…> [prevote] [checkquorum] [election=N] [heartbeat=N] [max-size=N]
+ *   nodes <ids…> [prevote] [checkquorum] [quiesce] [election=N] [heartbeat=N] [max-size=N]
  *         [max-inflight=N] [max-inflight-bytes=N] [max-uncommitted=N] [seed=N]
  *   campaign <id> | tick <id> [n] | tick-all [n] (each round ticks every node, then stabilizes quietly)
  *   stabilize | process-ready | deliver [from=N] [to=N] [type=T] | drop-queued [from=N] [to=N] [type=T]
  *   propose <id> <data> | read-index <id> <ctx> | transfer <from> <to>
  *   isolate <id> | partition <ids…> | <ids…> | cut <from> <to> | heal | crash <id> | restart <id> | compact <id>
- *   status [ids…] | progress <id> | reads <id> | kv <id> | log <id> | queue
+ *   unquiesce <id> | forget-leader <id>
+ *   status [ids…] (a quiesced node shows ` quiesced`) | progress <id> | reads <id> | kv <id> | log <id> | queue
  *   add-node <id> [blank] (a new, empty node; blank: without the bootstrap membership) | conf-change <id> <op>:<node>… (op: add-voter, add-learner, remove;
  *   no ops = leave joint) | conf [ids…] (the membership each node uses)
  */
@@ -102,6 +103,7 @@ export class ScriptRunner {
         const opts: NetworkOptions = {
           preVote: args.includes('prevote'),
           checkQuorum: args.includes('checkquorum'),
+          quiesce: args.includes('quiesce'),
           electionTick: opt('election'),
           heartbeatTick: opt('heartbeat'),
           maxSizePerMsg: opt('max-size'),
@@ -167,6 +169,12 @@ export class ScriptRunner {
       case 'transfer':
         this.network().raw(id()).transferLeadership(id(1));
         return [];
+      case 'unquiesce':
+        this.network().raw(id()).unquiesce();
+        return [];
+      case 'forget-leader':
+        this.network().raw(id()).forgetLeader();
+        return [];
       case 'isolate':
         this.network().isolate(id());
         return [];
@@ -196,7 +204,8 @@ export class ScriptRunner {
         return ids.map((i) => {
           const s = net.status(i);
           const up = net.get(i).up ? '' : ' (down)';
-          return `${i}: ${s.role} term=${s.term} vote=${s.vote} lead=${s.leader} commit=${s.commit} applied=${s.applied} last=${s.lastIndex}${up}`;
+          const quiet = s.quiesced === true ? ' quiesced' : '';
+          return `${i}: ${s.role} term=${s.term} vote=${s.vote} lead=${s.leader} commit=${s.commit} applied=${s.applied} last=${s.lastIndex}${quiet}${up}`;
         });
       }
       case 'progress': {

@@ -23,6 +23,10 @@ export function rewritingCore(rewrite: (m: Message) => Message | null): RaftCore
         readIndex: (c) => inner.readIndex(c),
         transferLeadership: (to) => inner.transferLeadership(to),
         proposeConfChange: (cc) => inner.proposeConfChange(cc),
+        unquiesce: () => inner.unquiesce(),
+        forgetLeader: () => inner.forgetLeader(),
+        markPeerDown: (id, down) => inner.markPeerDown(id, down),
+        isQuiesced: () => inner.isQuiesced(),
         hasReady: () => inner.hasReady(),
         ready(): Ready {
           const rd = inner.ready();

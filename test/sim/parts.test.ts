@@ -87,9 +87,11 @@ describe('randomSchedule', () => {
 describe('parseSimArgs', () => {
   it('reads the documented flags and rejects others', () => {
     expect(parseSimArgs(['--seeds', '500', '--nodes', '5', '--steps', '20000', '--first-seed', '7', '--verbose'])).toEqual({
-      seeds: 500, nodes: 5, steps: 20000, firstSeed: 7, verbose: true, membership: false, compaction: false,
+      seeds: 500, nodes: 5, steps: 20000, firstSeed: 7, verbose: true, membership: false, compaction: false, quiesce: false, idle: false,
     });
     expect(parseSimArgs(['--seeds', '3', '--membership', '--compaction'])).toMatchObject({ seeds: 3, membership: true, compaction: true });
+    expect(parseSimArgs(['--quiesce'])).toMatchObject({ quiesce: true, idle: false });
+    expect(parseSimArgs(['--idle'])).toMatchObject({ quiesce: false, idle: true });
     expect(parseSimArgs(['--', '--seeds', '2'])).toMatchObject({ seeds: 2 });
     expect(typeof parseSimArgs(['--bogus'])).toBe('string');
     expect(typeof parseSimArgs(['--seeds', 'x'])).toBe('string');
