@@ -14,7 +14,7 @@ import { DEFAULT_OPTIONS, runJepsen, summaryJson } from './runner.js';
 import type { JepsenOptions } from './runner.js';
 
 export const USAGE = `usage: jepsen-lite [--nodes 3] [--time 60] [--clients 10] [--keys 5]
-         [--nemesis partition,kill,pause|none] [--seed S] [--unsafe-stale-reads]
+         [--nemesis partition,kill,pause|none] [--seed S] [--shards 1] [--unsafe-stale-reads]
          [--out DIR] [--json] [--op-timeout-ms 1500] [--recovery-timeout-ms 30000]
          [--check-timeout-ms 120000] [--keep-data] [--log-level warn]
 `;
@@ -59,6 +59,9 @@ export function parseArgs(argv: readonly string[], now = new Date()): ParsedArgs
         break;
       case '--keys':
         o = { ...o, keys: intFlag(flag, value(), 1, 10_000) };
+        break;
+      case '--shards':
+        o = { ...o, shards: intFlag(flag, value(), 1, 256) };
         break;
       case '--seed':
         o = { ...o, seed: intFlag(flag, value(), 0, 0xffffffff) };

@@ -30,6 +30,8 @@ export interface JepsenOptions {
   readonly nemesis: readonly NemesisKind[];
   readonly seed: number;
   readonly unsafeStaleReads: boolean;
+  /** Shards (Raft groups) of the cluster; keys spread over them by the ring. */
+  readonly shards: number;
   /** Output directory (created). */
   readonly out: string;
   /** Deadline of one client operation, retries included. */
@@ -51,6 +53,7 @@ export const DEFAULT_OPTIONS: Omit<JepsenOptions, 'seed' | 'out'> = {
   keys: 5,
   nemesis: ['partition', 'kill', 'pause'],
   unsafeStaleReads: false,
+  shards: 1,
   opTimeoutMs: 1500,
   recoveryTimeoutMs: 30_000,
   checkTimeoutMs: 120_000,
@@ -154,7 +157,7 @@ export async function runJepsen(o: JepsenOptions, log: (line: string) => void, s
     ports: nodePorts.map((p) => ({ client: p.clientPort, peer: p.peerPort })),
     logLevel: o.logLevel ?? 'warn',
     mainPath: o.mainPath ?? defaultMainPath(),
-    extraArgs: o.unsafeStaleReads ? ['--unsafe-stale-reads'] : [],
+    extraArgs: [...(o.unsafeStaleReads ? ['--unsafe-stale-reads'] : []), '--shards', String(o.shards)],
     membersFor: (id) => network.membersFor(id),
   });
   const expectedDown = new Set<number>();
@@ -211,7 +214,7 @@ export async function runJepsen(o: JepsenOptions, log: (line: string) => void, s
   let nemesisDone: Promise<FaultRecord[]> | null = null;
   let workloadDone: Promise<unknown> | null = null;
   try {
-    log(`jepsen-lite: ${o.nodes} nodes, ${o.clients} clients, ${o.keys} keys, ${o.timeSec} s, nemesis ${o.nemesis.join(',') || 'none'}, seed ${o.seed}${o.unsafeStaleReads ? ', UNSAFE stale reads' : ''}`);
+    log(`jepsen-lite: ${o.nodes} nodes, ${o.shards} shard(s), ${o.clients} clients, ${o.keys} keys, ${o.timeSec} s, nemesis ${o.nemesis.join(',') || 'none'}, seed ${o.seed}${o.unsafeStaleReads ? ', UNSAFE stale reads' : ''}`);
     log(`schedule: ${schedule.length} fault window(s); out ${outDir}`);
     cluster.startAll();
     await cluster.waitHealthy(20_000);
@@ -262,7 +265,7 @@ export async function runJepsen(o: JepsenOptions, log: (line: string) => void, s
     const workload = { from: workloadFrom, to: workloadTo };
     const stats = computeStats(ops, faults, workload);
     writeFileSync(join(outDir, 'history.jsonl'), formatHistoryJsonl(history.events));
-    const command = `jepsen-lite --nodes ${o.nodes} --time ${o.timeSec} --clients ${o.clients} --keys ${o.keys} --nemesis ${o.nemesis.join(',') || 'none'} --seed ${o.seed}${o.unsafeStaleReads ? ' --unsafe-stale-reads' : ''}`;
+    const command = `jepsen-lite --nodes ${o.nodes}${o.shards > 1 ? ` --shards ${o.shards}` : ''} --time ${o.timeSec} --clients ${o.clients} --keys ${o.keys} --nemesis ${o.nemesis.join(',') || 'none'} --seed ${o.seed}${o.unsafeStaleReads ? ' --unsafe-stale-reads' : ''}`;
     writeFileSync(
       join(outDir, 'report.html'),
       renderReport({ title: `jepsen-lite seed ${o.seed}`, command, verdict: check.verdict, healthy: health.healthy, healthDetail: health.detail, check, checkText, stats, ops, faults, workload }),

@@ -72,6 +72,8 @@ export const nodeConfigSchema = z
         maxUncommittedBytes: z.number().int().min(0).default(64 << 20),
         preVote: z.boolean().default(true),
         checkQuorum: z.boolean().default(true),
+        /** Idle groups stop heartbeating (one liveness heartbeat per node pair watches the peers instead). */
+        quiesce: z.boolean().default(true),
         /**
          * Snapshot the state machine and compact the log every this many applied
          * entries. A snapshot serializes the whole cache and blocks the event loop

@@ -61,6 +61,21 @@ function decodeTouchReport(m: Message): { group: number; keys: string[] } | null
   }
 }
 
+const ALIVE_PREFIX = 'alive:';
+
+/** One liveness heartbeat per node pair per tick (NODE_GROUP); `incarnation` changes when the node restarts. */
+function encodeAlive(from: NodeId, to: NodeId, incarnation: string): Message {
+  return { type: 'read-index', from, to, term: 0, context: ALIVE_PREFIX + incarnation };
+}
+
+/** What this node knows of a peer node's liveness (quiescence needs it: quiet groups do not heartbeat). */
+interface PeerLiveness {
+  /** Node tick at which anything was last heard from the peer. */
+  lastHeard: number;
+  incarnation: string;
+  down: boolean;
+}
+
 export type ReadConsistency = 'linearizable' | 'lease' | 'stale';
 
 export interface GroupStatus {
@@ -100,12 +115,16 @@ export class CacheNode {
   private overloaded = 0;
   private turns = 0;
   private ticks = 0;
+  private readonly incarnation: string;
+  private readonly peerLiveness = new Map<NodeId, PeerLiveness>();
   private leaderTransfers = 0;
   private flushes = 0;
   private readonly runTurnFn = (): void => this.runTurn();
 
-  private constructor(config: NodeConfig, logger: Logger, store: NodeStore, transport: PeerTransport, layout: ShardLayout) {
+  private constructor(config: NodeConfig, logger: Logger, store: NodeStore, transport: PeerTransport, layout: ShardLayout, incarnation: string) {
     this.layout = layout;
+    this.incarnation = incarnation;
+    for (const m of config.members) if (m.id !== config.id) this.peerLiveness.set(m.id, { lastHeard: 0, incarnation: '', down: false });
     this.id = config.id;
     this.config = config;
     this.logger = logger;
@@ -135,7 +154,7 @@ export class CacheNode {
       logger: (e: TransportEvent) => logTransport(o.logger, e),
     });
     const layout = ShardLayout.bootstrap({ members: c.members, shards: c.shards, replication: c.replication });
-    const node = new CacheNode(c, o.logger, store, transport, layout);
+    const node = new CacheNode(c, o.logger, store, transport, layout, rng.int(0x7fffffff).toString(36));
     for (const shard of layout.groupsOn(c.id)) {
       const voters = [...shard.voters].sort((a, b) => a - b);
       node.replicas.set(shard.id, node.newReplica(shard.id, voters, rng.fork(), transport));
@@ -167,6 +186,7 @@ export class CacheNode {
         rng,
         preVote: c.raft.preVote,
         checkQuorum: c.raft.checkQuorum,
+        quiesce: c.raft.quiesce,
         maxSizePerMsg: c.raft.maxSizePerMsg,
         maxInflightMsgs: c.raft.maxInflightMsgs,
         maxInflightBytes: c.raft.maxInflightBytes,
@@ -230,6 +250,11 @@ export class CacheNode {
   /** Shards with a replica here, ascending. */
   get hostedGroups(): number[] {
     return [...this.replicas.keys()].sort((a, b) => a - b);
+  }
+
+  /** Hosted shards whose replica here is quiet (quiescence). */
+  get quiescedGroups(): number[] {
+    return this.hostedGroups.filter((g) => this.replicas.get(g)?.raw.isQuiesced() === true);
   }
 
   hosts(group: number): boolean {
@@ -338,8 +363,10 @@ export class CacheNode {
 
   // ---------------------------------------------------------------- the loop
 
-  private onPeerBatch(_from: NodeId, groupIds: readonly number[], messages: readonly Message[]): void {
+  private onPeerBatch(from: NodeId, groupIds: readonly number[], messages: readonly Message[]): void {
     if (this.closed) return;
+    const live = this.peerLiveness.get(from);
+    if (live !== undefined) live.lastHeard = this.ticks;
     for (let i = 0; i < messages.length; i++) {
       const g = groupIds[i] as number;
       const m = messages[i] as Message;
@@ -355,6 +382,10 @@ export class CacheNode {
 
   /** A node-level message (see NODE_GROUP): for now only followers' touch reports. */
   private onNodeMessage(m: Message): void {
+    if (m.type === 'read-index' && m.context.startsWith(ALIVE_PREFIX)) {
+      this.peerAlive(m.from, m.context.slice(ALIVE_PREFIX.length));
+      return;
+    }
     const report = decodeTouchReport(m);
     if (report === null) return;
     this.replicas.get(report.group)?.receiveTouches(report.keys);
@@ -362,9 +393,53 @@ export class CacheNode {
 
   private tick(): void {
     if (this.closed) return;
+    this.ticks++;
+    this.watchPeers();
     for (const r of this.replicas.values()) r.tick();
-    if (++this.ticks % BALANCE_EVERY_TICKS === 0) this.balanceLeaders();
+    if (this.ticks % BALANCE_EVERY_TICKS === 0) this.balanceLeaders();
     this.persistDeferred();
+    this.scheduleTurn();
+  }
+
+  /**
+   * Node-pair liveness (what quiescence needs: a quiet group does not
+   * heartbeat, so a follower cannot see its leader die). Every tick one alive
+   * message goes to each peer; a peer not heard from (alive or anything else)
+   * for an election timeout is down: the replicas it leads forget it (they may
+   * campaign), the replicas we lead wake up (CheckQuorum decides). A peer heard
+   * again, or restarted (new incarnation), is up: the replicas we lead wake up
+   * and heartbeat it.
+   */
+  private watchPeers(): void {
+    const timeout = this.config.raft.electionTicks;
+    for (const [peer, live] of this.peerLiveness) {
+      this.transport.send(peer, NODE_GROUP, encodeAlive(this.id, peer, this.incarnation));
+      if (!live.down && this.ticks - live.lastHeard > timeout) {
+        live.down = true;
+        this.logger.debug({ peer: nodeName(peer) }, 'peer node silent: marked down');
+        for (const r of this.replicas.values()) {
+          r.raw.markPeerDown(peer, true);
+          const s = r.raw.status();
+          if (s.role === 'follower' && s.leader === peer) r.raw.forgetLeader();
+          else if (s.role === 'leader') r.raw.unquiesce();
+        }
+        this.scheduleTurn();
+      }
+    }
+  }
+
+  private peerAlive(peer: NodeId, incarnation: string): void {
+    const live = this.peerLiveness.get(peer);
+    if (live === undefined) return;
+    live.lastHeard = this.ticks;
+    const restarted = live.incarnation !== '' && live.incarnation !== incarnation;
+    live.incarnation = incarnation;
+    if (!live.down && !restarted) return;
+    live.down = false;
+    for (const r of this.replicas.values()) {
+      r.raw.markPeerDown(peer, false);
+      if (r.raw.status().role === 'leader') r.raw.unquiesce();
+    }
     this.scheduleTurn();
   }
 
@@ -504,6 +579,7 @@ export class CacheNode {
       const roleCode = s.role === 'leader' ? 3 : s.role === 'candidate' ? 2 : s.role === 'pre-candidate' ? 1 : 0;
       out.sample('raftcache_raft_term', 'gauge', 'Current Raft term.', s.term, g);
       out.sample('raftcache_raft_role', 'gauge', 'Role: 0 follower, 1 pre-candidate, 2 candidate, 3 leader.', roleCode, g);
+      out.sample('raftcache_raft_quiesced', 'gauge', '1 when the group is quiet (idle: no heartbeats).', r.raw.isQuiesced() ? 1 : 0, g);
       out.sample('raftcache_raft_is_leader', 'gauge', '1 when this replica leads its group.', s.role === 'leader' ? 1 : 0, g);
       out.sample('raftcache_raft_commit_index', 'gauge', 'Commit index.', s.commit, g);
       out.sample('raftcache_raft_applied_index', 'gauge', 'Applied index.', r.applied, g);

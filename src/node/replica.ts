@@ -300,7 +300,7 @@ export class Replica {
   /** One tick: the core's clock, touch/clock entries, timeouts, read retries. */
   tick(): void {
     this.ticks++;
-    this.raw.tick();
+    if (!this.raw.isQuiesced()) this.raw.tick(); // a quiet group costs no Raft work
     const now = performance.now();
     if (this.role === 'leader') {
       if (this.touched.size > 0) {

@@ -88,6 +88,17 @@ describe('4 nodes, 8 shards of 3 replicas', () => {
     for (const g of touched) expect(committed(g)).toBeGreaterThan(1);
   });
 
+  it('idle shards go quiet on every replica, and a quiet shard wakes for a write and a read', async () => {
+    await waitFor('every replica quiet', () => cluster.nodes.every((n) => n!.node.quiescedGroups.length === n!.node.hostedGroups.length), 1500, 20);
+    const n0 = cluster.nodes[0]!.node;
+    const g = n0.groupOf('wake-me');
+    expect(n0.layout.groups.length).toBe(SHARDS);
+    await client.put('wake-me', 'up');
+    expect(await client.get('wake-me')).toBe('up');
+    // the woken group quiets down again once idle
+    await waitFor('quiet again', () => cluster.nodes.every((n) => !n!.node.hosts(g) || n!.node.quiescedGroups.includes(g)), 1500, 20);
+  }, 60_000);
+
   it('mget and mput spanning shards are split by the client and gathered in order', async () => {
     const entries = Array.from({ length: 20 }, (_, i) => ({ key: `m-${i}`, value: `mv-${i}` }));
     await client.mput(entries);
