@@ -171,6 +171,9 @@ export class RaftcacheClient {
   private readonly nearCache: NearCache | null;
 
   private closed = false;
+  /** A map fetch was tried (connect() or the first operation). */
+  private mapTried = false;
+  private firstMapLoad: Promise<void> | null = null;
   private signalClosed: () => void = () => {};
   private readonly closedSignal: Promise<void>;
 
@@ -265,6 +268,7 @@ export class RaftcacheClient {
           if (res.ok) {
             this.learnStatus(toNodeStatus(res));
             await this.maps.load(url, deadline);
+            this.mapTried = true;
             this.maps.startPolling(this.mapPollMs);
             return;
           }
@@ -280,6 +284,17 @@ export class RaftcacheClient {
       }
       await this.sleep(this.backoff(attempt));
     }
+  }
+
+  /**
+   * An operation on a client that was not `connect()`ed: fetch the shard map
+   * first (once; coalesced), so keys route to their shard from the start.
+   */
+  private async firstMap(deadline: number): Promise<void> {
+    this.firstMapLoad ??= this.maps.refresh(undefined, deadline).then(() => {
+      this.mapTried = true;
+    });
+    await this.maps.untilDeadline(this.firstMapLoad, deadline);
   }
 
   /** Fetches the shard map now (coalesced with a refresh in flight); resolves with the version routed by. */
@@ -686,6 +701,7 @@ export class RaftcacheClient {
   private async execute(frame: RequestFrame, plan: Plan): Promise<ResponseFrame> {
     this.checkOpen(false);
     const deadline = plan.deadline;
+    if (!this.mapTried && this.discover) await this.firstMap(deadline);
     let maybeApplied = false;
     let last = '';
     let failures = 0;
@@ -707,6 +723,9 @@ export class RaftcacheClient {
         last = `${err.code} from ${url}: ${err.message}`;
         if (!err.definite && plan.isWrite) maybeApplied = true;
         if (err.code === 'NOT_LEADER') {
+          // Without a server map every key looks like one shard, and a multi-shard
+          // cluster answers NOT_LEADER for the other shards' keys: learn the map.
+          if (!this.maps.sharded && this.discover) void this.maps.refresh(undefined, deadline);
           const hint = this.hintUrl(err);
           if (hint !== null && hint !== url) {
             this.setLeader(shard, hint);

@@ -141,3 +141,28 @@ describe('4 nodes, 8 shards of 3 replicas', () => {
     }
   });
 });
+
+describe('3 nodes, 4 shards: every node hosts every shard', () => {
+  let cluster: Cluster;
+  beforeAll(async () => {
+    cluster = await startCluster(3, { shards: 4, replication: 3 });
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  // Every node hosts every shard, so a client routing without the map never sees
+  // WRONG_SHARD, only NOT_LEADER for the shards the node does not lead: it must
+  // learn the map before its first operation (found by `npm run jepsen -- --time 30 --shards 4 --seed 7`).
+  it('a client that was never connect()ed learns the map before its first operation', async () => {
+    const lazy = new RaftcacheClient({ endpoints: [cluster.url(0)], timeoutMs: 4000, backoffBaseMs: 5, backoffMaxMs: 50 });
+    try {
+      const keys = Array.from({ length: 40 }, (_, i) => `lazy-${i}`);
+      await Promise.all(keys.map((k) => lazy.put(k, k)));
+      expect(lazy.mapVersion).toBe(cluster.nodes[0]!.node.layout.version);
+      for (const k of keys) expect(await lazy.get(k)).toBe(k);
+    } finally {
+      await lazy.close();
+    }
+  }, 60_000);
+});
