@@ -5,7 +5,7 @@
  * summary.json, and stop everything it started (also on abort or error).
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePorts } from '../src/cli/free-ports.js';
 import { join, resolve } from 'node:path';
 import { LocalCluster, defaultMainPath, exitText } from '../src/cli/client-cluster.js';
 import { RaftcacheClient } from '../src/client/index.js';
@@ -98,24 +98,6 @@ export function scheduleOptionsFor(o: Pick<JepsenOptions, 'nodes' | 'timeSec' | 
   return { ...base, shapes: ['isolate-leader', 'majority-minority'], minFaultMs: 3000, maxFaultMs: 5000, minGapMs: 1000, maxGapMs: 1500 };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => done(port));
-    });
-  });
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const seen = new Set<number>();
-  while (seen.size < n) seen.add(await freePort());
-  return [...seen];
-}
-
 function sleep(ms: number, aborted: () => boolean): Promise<void> {
   return new Promise((done) => {
     const end = Date.now() + ms;
@@ -198,17 +180,7 @@ export async function runJepsen(o: JepsenOptions, log: (line: string) => void, s
   };
 
   // Last resort if this process dies without reaching `finally` (an uncaught error, process.exit).
-  const killOnExit = (): void => {
-    for (const n of cluster.nodes) {
-      const pid = n.child?.pid;
-      if (pid === undefined) continue;
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  };
+  const killOnExit = (): void => cluster.killAllNow();
   process.once('exit', killOnExit);
 
   let nemesisDone: Promise<FaultRecord[]> | null = null;

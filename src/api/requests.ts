@@ -45,7 +45,12 @@ function sessionRef(s: SessionField | undefined): SessionRef | undefined {
  * `shards` lists every shard with a replica here.
  */
 export function statusFields(node: CacheNode): Record<string, unknown> {
-  const s = node.status();
+  const hosted = node.hostedGroups;
+  // A node that holds no shard (more members than replicas) still answers, as a router.
+  const s =
+    hosted.length > 0
+      ? node.status(hosted[0])
+      : { group: 0, role: 'none', term: 0, commit: 0, applied: 0, lastIndex: 0, leader: 0 };
   return {
     node: nodeName(node.id),
     role: s.role,

@@ -76,7 +76,15 @@ export class ApiServer {
   private constructor(opts: ApiServerOptions) {
     this.opts = opts;
     this.tokenDigest = opts.token === undefined ? null : digest(opts.token);
-    this.http = createServer((req, res) => this.onHttp(req, res));
+    this.http = createServer((req, res) => {
+      try {
+        this.onHttp(req, res);
+      } catch (e) {
+        // A bug in a handler answers 500; it must never take the node down.
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+      }
+    });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
     this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
   }

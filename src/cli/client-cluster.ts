@@ -205,6 +205,19 @@ export class LocalCluster {
    * Stops every child: SIGTERM, then SIGKILL for those still running after
    * graceMs. Resolves when all have exited.
    */
+  /** SIGKILLs every child at once, synchronously: the last resort of an exit hook (no node outlives its parent). */
+  killAllNow(): void {
+    for (const n of this.nodes) {
+      const pid = n.child?.pid;
+      if (pid === undefined) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+
   async stop(graceMs = 5000): Promise<void> {
     this.stopping = true;
     const running = this.nodes.filter((n) => n.child !== null);

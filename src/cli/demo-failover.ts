@@ -14,7 +14,8 @@ import { checkHistory } from '../../jepsen-lite/checker/index.js';
 import { RaftcacheClient } from '../client/index.js';
 import { LocalCluster, exitText, logTail } from './client-cluster.js';
 import { UsageError, boolFlag, numberFlag, parseArgs, stringFlag, withUsage } from './client-args.js';
-import { FailoverWorkload, HistoryRecorder, StatusWatch, caughtUpAt, freePortPairs, renderFailover, summarizeFailover } from './failover/index.js';
+import { FailoverWorkload, HistoryRecorder, StatusWatch, caughtUpAt, renderFailover, summarizeFailover } from './failover/index.js';
+import { freePortPairs } from './free-ports.js';
 import type { FailoverReport, WorkloadCounters } from './failover/index.js';
 
 const USAGE = `usage: raftcache demo failover [--duration 10] [--kill-after 2] [--restart-after S] [--clients 4] [--keys 3]
@@ -114,17 +115,7 @@ async function runAndStop(opts: FailoverOptions, out: (s: string) => void, done:
     logLevel: opts.logLevel,
   });
   // last resort if this process dies without reaching `finally`: no node outlives it
-  const killOrphans = (): void => {
-    for (const n of cluster.nodes) {
-      const pid = n.child?.pid;
-      if (pid === undefined) continue;
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  };
+  const killOrphans = (): void => cluster.killAllNow();
   process.on('exit', killOrphans);
   const expectedExits = new Set<number>();
   let unexpectedExit: string | null = null;

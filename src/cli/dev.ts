@@ -12,7 +12,7 @@ import { boolFlag, numberFlag, parseArgs, stringFlag, withUsage } from './client
 import { renderStatusTable } from './status.js';
 
 const USAGE =
-  'usage: raftcache dev [--nodes 3] [--shards 1] [--replication 3] [--dir ./data] [--base-port 7001] [--log-level info] [--demo] [--exit]\n';
+  'usage: raftcache dev [--nodes 3] [--shards 1] [--replication R] [--dir ./data] [--base-port 7001] [--log-level info] [--demo] [--exit]\n';
 
 export async function main(argv: string[]): Promise<number> {
   return withUsage(USAGE, argv, async () => {
@@ -22,7 +22,7 @@ export async function main(argv: string[]): Promise<number> {
       dir: stringFlag(args, 'dir') ?? './data',
       basePort: numberFlag(args, 'base-port', 7001, 1),
       logLevel: stringFlag(args, 'log-level') ?? 'info',
-      extraArgs: ['--shards', String(numberFlag(args, 'shards', 1, 1)), '--replication', String(numberFlag(args, 'replication', 3, 1))],
+      extraArgs: devNodeArgs(numberFlag(args, 'shards', 1, 1), stringFlag(args, 'replication')),
     });
     const demo = boolFlag(args, 'demo');
     const exitAfter = boolFlag(args, 'exit');
@@ -127,4 +127,11 @@ async function waitFor<T>(ms: number, probe: () => Promise<T | undefined>): Prom
     if (v !== undefined || Date.now() >= deadline) return v;
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** `start` flags for the layout: --replication only when given (the node's default depends on the shard count). */
+function devNodeArgs(shards: number, replication: string | undefined): string[] {
+  const out = ['--shards', String(shards)];
+  if (replication !== undefined) out.push('--replication', replication);
+  return out;
 }

@@ -54,13 +54,7 @@ export function renderStatusTable(rows: readonly NodeStatusResult[]): string {
         ]
       : ['?', 'unreachable', '-', '-', '-', r.url, `(${r.error})`],
   );
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
-  const line = (c: readonly string[]): string =>
-    c
-      .map((x, i) => (i === c.length - 1 ? x : x.padEnd(widths[i] as number)))
-      .join('  ')
-      .trimEnd();
-  return `${[line(header), ...cells.map(line)].join('\n')}\n`;
+  return renderTable(header, cells);
 }
 
 export interface ShardRow {
@@ -149,6 +143,11 @@ export function renderShardTable(shards: readonly ShardRow[]): string {
     String(s.term),
     s.replicas.map((n) => `${n}:${s.applied[n] ?? '-'}`).join(' '),
   ]);
+  return renderTable(header, cells);
+}
+
+/** Columns padded to their widest cell, two spaces apart (the last column unpadded). */
+function renderTable(header: readonly string[], cells: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
   const line = (c: readonly string[]): string =>
     c

@@ -110,8 +110,8 @@ export const nodeConfigSchema = z
       .prefault({}),
     /** Data shards (Raft groups 1..shards), laid out over the members by consistent hashing. */
     shards: positiveInt.max(4096).default(1),
-    /** Replicas (voters) per shard; capped at the number of members. */
-    replication: positiveInt.max(9).default(3),
+    /** Replicas (voters) per shard; capped at the number of members. Default: every member with one shard, else 3 (see effectiveReplication). */
+    replication: positiveInt.max(9).optional(),
     /** The leader proposes a clock entry when TTL keys are pending and no entry carried time for this long. */
     clockIntervalMs: positiveInt.default(1000),
     /** Most keys in one touch entry. */
@@ -170,6 +170,16 @@ export function parseNodeConfig(input: unknown): NodeConfig {
   const r = nodeConfigSchema.safeParse(input);
   if (r.success) return r.data;
   throw new ConfigError(r.error.issues.map((i) => `${issuePath(i.path)}: ${i.message}`));
+}
+
+/**
+ * Voters per shard: as configured (capped at the member count); by default
+ * every member when there is one shard (a single Raft group of the whole
+ * cluster), else 3.
+ */
+export function effectiveReplication(c: Pick<NodeConfig, 'replication' | 'shards' | 'members'>): number {
+  const r = c.replication ?? (c.shards === 1 ? c.members.length : 3);
+  return Math.min(r, c.members.length);
 }
 
 /** This node's entry in the member table. */

@@ -13,6 +13,7 @@ export {
   parseMembersFlag,
   parseNodeConfig,
   selfMember,
+  effectiveReplication,
 } from './config.js';
 export type { Member, NodeConfig, NodeConfigInput } from './config.js';
 export { createLogger, prettyLine, silentLogger } from './logger.js';

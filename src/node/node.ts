@@ -17,7 +17,7 @@ import { PeerTransport } from '../transport/index.js';
 import type { TransportEvent } from '../transport/index.js';
 import { NONE } from '../raft/index.js';
 import type { Message, NodeId, Role } from '../raft/index.js';
-import { memberUrl, nodeName, selfMember } from './config.js';
+import { effectiveReplication, memberUrl, nodeName, selfMember } from './config.js';
 import type { Member, NodeConfig } from './config.js';
 import { NodeError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -139,7 +139,7 @@ export class CacheNode {
     const rng = new SeededRng(o.seed ?? (c.id * 7919 + Date.now()) >>> 0);
     const store = await NodeStore.open(c.data);
     try {
-      await checkLayoutFile(c.data, { shards: c.shards, replication: Math.min(c.replication, c.members.length) });
+      await checkLayoutFile(c.data, { shards: c.shards, replication: effectiveReplication(c) });
     } catch (e) {
       await store.close();
       throw e;
@@ -153,7 +153,7 @@ export class CacheNode {
       maxFrameBytes: Math.max(16 << 20, c.raft.maxSizePerMsg * 2),
       logger: (e: TransportEvent) => logTransport(o.logger, e),
     });
-    const layout = ShardLayout.bootstrap({ members: c.members, shards: c.shards, replication: c.replication });
+    const layout = ShardLayout.bootstrap({ members: c.members, shards: c.shards, replication: effectiveReplication(c) });
     const node = new CacheNode(c, o.logger, store, transport, layout, rng.int(0x7fffffff).toString(36));
     for (const shard of layout.groupsOn(c.id)) {
       const voters = [...shard.voters].sort((a, b) => a - b);

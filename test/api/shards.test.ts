@@ -166,3 +166,37 @@ describe('3 nodes, 4 shards: every node hosts every shard', () => {
     }
   }, 60_000);
 });
+
+describe('4 nodes, 1 shard of 3 replicas: a node without shards', () => {
+  let cluster: Cluster;
+  beforeAll(async () => {
+    cluster = await startCluster(4, { shards: 1, replication: 3 });
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  // Found by jepsen-lite --nodes 5: the default replication (3) left nodes 4 and 5
+  // without a shard, and their /health handler crashed the process.
+  it('answers status and /health (role none) and WRONG_SHARD for keys; the client goes to the shard', async () => {
+    const idx = cluster.nodes.findIndex((n) => n!.node.hostedGroups.length === 0);
+    expect(idx).toBeGreaterThanOrEqual(0);
+    const raw = await RawClient.connect(cluster.url(idx));
+    try {
+      const st = await raw.request({ op: 'status' });
+      expect(st).toMatchObject({ ok: true, role: 'none', shards: [] });
+      expect((await raw.request({ op: 'put', key: 'k', value: 'v' })).error?.code).toBe('WRONG_SHARD');
+    } finally {
+      raw.close();
+    }
+    const health = await fetch(cluster.url(idx).replace('ws://', 'http://').replace('/v1', '/health'));
+    expect(health.status).toBe(200);
+    const client = new RaftcacheClient({ endpoints: [cluster.url(idx)], timeoutMs: 4000 });
+    try {
+      await client.put('via-router', 'yes');
+      expect(await client.get('via-router')).toBe('yes');
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
+});

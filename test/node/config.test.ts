@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadStartConfig, parseStartFlags } from '../../src/cli/start.js';
 import { checkLayoutFile } from '../../src/node/layout-file.js';
-import { ConfigError, memberUrl, parseMembersFlag, parseNodeConfig } from '../../src/node/index.js';
+import { ConfigError, effectiveReplication, memberUrl, parseMembersFlag, parseNodeConfig } from '../../src/node/index.js';
 
 const MEMBERS = '1=127.0.0.1:7001/7101,2=127.0.0.1:7002/7102,3=127.0.0.1:7003/7103';
 const FLAGS = [
@@ -126,5 +126,17 @@ describe('the layout file of a data directory', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('replication', () => {
+  const members = (n: number): { id: number; host: string; clientPort: number; peerPort: number }[] =>
+    Array.from({ length: n }, (_, i) => ({ id: i + 1, host: 'h', clientPort: 1, peerPort: 2 }));
+  it('defaults to every member with one shard, to 3 with several, and is capped at the member count', () => {
+    expect(effectiveReplication({ shards: 1, members: members(5) })).toBe(5);
+    expect(effectiveReplication({ shards: 8, members: members(5) })).toBe(3);
+    expect(effectiveReplication({ shards: 8, members: members(2) })).toBe(2);
+    expect(effectiveReplication({ shards: 1, members: members(5), replication: 3 })).toBe(3);
+    expect(effectiveReplication({ shards: 4, members: members(3), replication: 5 })).toBe(3);
   });
 });

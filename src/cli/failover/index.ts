@@ -3,7 +3,6 @@ export { HistoryRecorder } from './history-recorder.js';
 export { FailoverWorkload } from './workload.js';
 export type { WorkloadOptions, WorkloadCounters } from './workload.js';
 export { StatusWatch } from './status-watch.js';
-export { freePortPairs } from './ports.js';
 export {
   firstLeaderAfter,
   caughtUpAt,
