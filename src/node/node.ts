@@ -27,8 +27,11 @@ import { checkLayoutFile } from './layout-file.js';
 import { Replica } from './replica.js';
 import type { WriteOp, WriteOutcome } from './replica.js';
 
-/** Ticks between two leader-balance rounds (see balanceLeaders). */
-const BALANCE_EVERY_TICKS = 50;
+/** The tick at which a starting node campaigns in the shards it should lead (peer links are up by then). */
+const CAMPAIGN_PREFERRED_TICK = 3;
+
+/** Ticks between two leader-balance rounds (see balanceLeaders): one transfer per round. */
+const BALANCE_EVERY_TICKS = 10;
 
 /** The shard of a one-shard cluster (group 0 is reserved for the meta group). */
 export const DATA_GROUP = 1;
@@ -396,6 +399,7 @@ export class CacheNode {
     this.ticks++;
     this.watchPeers();
     for (const r of this.replicas.values()) r.tick();
+    if (this.ticks === CAMPAIGN_PREFERRED_TICK) this.campaignPreferred();
     if (this.ticks % BALANCE_EVERY_TICKS === 0) this.balanceLeaders();
     this.persistDeferred();
     this.scheduleTurn();
@@ -439,6 +443,22 @@ export class CacheNode {
     for (const r of this.replicas.values()) {
       r.raw.markPeerDown(peer, false);
       if (r.raw.status().role === 'leader') r.raw.unquiesce();
+    }
+    this.scheduleTurn();
+  }
+
+  /**
+   * At start, campaign at once in the shards this node should lead, so the first
+   * leaders are already spread (the others wait out a randomized election
+   * timeout). With PreVote a group that already has a live leader (this node
+   * restarted) refuses the pre-vote, so nothing is disrupted.
+   */
+  private campaignPreferred(): void {
+    if (this.replicas.size < 2) return;
+    for (const [g, r] of this.replicas) {
+      if (this.layout.preferredLeader(g) !== this.id) continue;
+      const s = r.raw.status();
+      if (s.role === 'follower' && s.leader === NONE) r.raw.campaign();
     }
     this.scheduleTurn();
   }
