@@ -28,6 +28,19 @@ async function rejection(p: Promise<unknown>): Promise<RaftcacheError> {
   throw new Error('expected a rejection');
 }
 
+/** Two fake nodes that list each other as members. */
+async function twoReplicas(): Promise<[FakeNode, FakeNode]> {
+  const a = await node('n1');
+  const b = await node('n2');
+  const members = [
+    { node: 'n1', url: a.url },
+    { node: 'n2', url: b.url },
+  ];
+  a.members = members;
+  b.members = members;
+  return [a, b];
+}
+
 afterEach(async () => {
   for (const c of clients.splice(0)) await c.close();
   for (const n of nodes.splice(0)) await n.stop();
@@ -238,14 +251,7 @@ describe('RaftcacheClient against a fake node', () => {
   });
 
   it('spreads reads round-robin over the members and sends writes to the leader', async () => {
-    const a = await node('n1');
-    const b = await node('n2');
-    const members = [
-      { node: 'n1', url: a.url },
-      { node: 'n2', url: b.url },
-    ];
-    a.members = members;
-    b.members = members;
+    const [a, b] = await twoReplicas();
     a.leaderUrl = a.url;
     const c = client([a.url]);
     await c.connect();
@@ -257,14 +263,7 @@ describe('RaftcacheClient against a fake node', () => {
   });
 
   it('moves reads to another replica when one is down', async () => {
-    const a = await node('n1');
-    const b = await node('n2');
-    const members = [
-      { node: 'n1', url: a.url },
-      { node: 'n2', url: b.url },
-    ];
-    a.members = members;
-    b.members = members;
+    const [a, b] = await twoReplicas();
     b.store.set('k', 'v');
     a.store.set('k', 'v');
     const c = client([a.url, b.url]);
@@ -275,14 +274,7 @@ describe('RaftcacheClient against a fake node', () => {
   });
 
   it('skips a replica that let a read time out, for a few attempt times', async () => {
-    const a = await node('n1');
-    const b = await node('n2');
-    const members = [
-      { node: 'n1', url: a.url },
-      { node: 'n2', url: b.url },
-    ];
-    a.members = members;
-    b.members = members;
+    const [a, b] = await twoReplicas();
     a.store.set('k', 'v');
     b.handler = (f) => f.op === 'get'; // a paused replica: never answers reads
     const c = client([a.url], { timeoutMs: 2000, attemptTimeoutMs: 100 });
@@ -380,14 +372,7 @@ describe('RaftcacheClient against a fake node', () => {
   });
 
   it('rotates over the members when NOT_LEADER carries no hint', async () => {
-    const a = await node('n1');
-    const b = await node('n2');
-    const members = [
-      { node: 'n1', url: a.url },
-      { node: 'n2', url: b.url },
-    ];
-    a.members = members;
-    b.members = members;
+    const [a, b] = await twoReplicas();
     a.handler = (f, ctx) => {
       if (f.op !== 'register' && f.op !== 'put') return false;
       ctx.fail(f, 'NOT_LEADER', true, { leader: null, leaderUrl: null });
