@@ -48,6 +48,16 @@ import type { PeerAddress, PeerMetrics, PeerTransportOptions, TransportLogger, T
 
 type LinkState = 'handshake' | 'open' | 'refused' | 'closed';
 
+/**
+ * The dialer's frames carry an all-zero mask, which `ws` skips on both sides
+ * (no XOR pass over every payload byte). RFC 6455 masking protects caching
+ * intermediaries from scripts in browsers; peer links are node-to-node and
+ * HMAC-authenticated, so it buys nothing there.
+ */
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
+
 /** One WebSocket, from connect to close. */
 interface Link {
   readonly ws: WebSocket;
@@ -411,6 +421,7 @@ export class PeerTransport {
       maxPayload: this.maxFrameBytes,
       handshakeTimeout: this.handshakeTimeoutMs,
       followRedirects: false,
+      generateMask: zeroMask,
     });
     const link = this.newLink(ws, 'dialer', `${peer.address.host}:${peer.address.port}`);
     link.peer = peer;
