@@ -13,6 +13,7 @@ import type { NodeStatus } from '../src/client/index.js';
 import { SeededRng } from '../src/util/rng.js';
 import { checkHistory, formatCheckResult, formatHistoryJsonl } from './checker/index.js';
 import type { DetailedCheckResult } from './checker/index.js';
+import { notConverged } from './convergence.js';
 import { ProxiedNetwork } from './network.js';
 import { makeSchedule, runNemesis } from './nemesis.js';
 import type { FaultRecord, FaultWindow, NemesisKind, NemesisTarget, ScheduleOptions } from './nemesis.js';
@@ -260,23 +261,17 @@ export async function runJepsen(o: JepsenOptions, log: (line: string) => void, s
 }
 
 /**
- * Waits until every node answers /health, all agree on one leader, and all
- * report the same commit and applied index; healthy = that happened within
- * timeoutMs and no node exited on its own.
+ * Waits until every node answers /health and every shard has converged
+ * (convergence.ts); healthy = that happened within timeoutMs and no node
+ * exited on its own.
  */
 async function waitConverged(cluster: LocalCluster, timeoutMs: number, unexpectedExits: readonly string[]): Promise<{ healthy: boolean; detail: string }> {
   const deadline = Date.now() + timeoutMs;
   let last: NodeHealth[] = [];
   for (;;) {
     last = await Promise.all(cluster.nodes.map(async (n) => ({ id: n.id, status: n.child === null ? null : await cluster.health(n, 1000) })));
-    const ss = last.map((h) => h.status);
-    const all = ss.every((s) => s !== null);
-    const leaders = ss.filter((s) => s?.role === 'leader');
-    const converged =
-      all &&
-      leaders.length === 1 &&
-      ss.every((s) => s?.leader === leaders[0]?.node) &&
-      ss.every((s) => s?.applied === ss[0]?.applied && s?.commit === ss[0]?.commit);
+    const why = notConverged(last.map((h) => h.status));
+    const converged = why === null;
     if (converged || Date.now() >= deadline) {
       const lines = last.map((h) =>
         h.status === null
@@ -284,7 +279,9 @@ async function waitConverged(cluster: LocalCluster, timeoutMs: number, unexpecte
           : `  ${h.status.node}: ${h.status.role} term ${h.status.term} commit ${h.status.commit} applied ${h.status.applied}`,
       );
       const healthy = converged && unexpectedExits.length === 0;
-      const head = healthy ? 'cluster healthy: every node answers, one leader, applied indexes converged' : `cluster NOT healthy${converged ? '' : ` (not converged within ${timeoutMs} ms)`}`;
+      const head = healthy
+        ? 'cluster healthy: every node answers; every shard has one leader and converged commit and applied indexes'
+        : `cluster NOT healthy${converged ? '' : ` (not converged within ${timeoutMs} ms: ${why})`}`;
       return { healthy, detail: [head, ...lines, ...unexpectedExits.map((e) => `  unexpected exit: ${e}`)].join('\n') };
     }
     await new Promise((r) => setTimeout(r, 200));

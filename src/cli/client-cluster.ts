@@ -195,16 +195,16 @@ export class LocalCluster {
     return pollUntil(timeoutMs, async () => {
       const running = this.nodes.filter((n) => n.child !== null && !exclude.includes(n.id));
       const statuses = (await Promise.all(running.map((n) => this.health(n)))).filter((s): s is NodeStatus => s !== null);
+      if (statuses.length === 0) return undefined;
       const leader = statuses.find((s) => s.role === 'leader');
-      if (leader === undefined) return undefined;
-      return statuses.every((s) => s.leader === leader.node) ? leader : undefined;
+      if (leader !== undefined && statuses.every((s) => s.leader === leader.node)) return leader;
+      // Several shards: the top-level fields are each node's first shard, which
+      // differ; ready once every shard of every answering node knows its leader.
+      const sharded = statuses.some((s) => Array.isArray(s['shards']) && (s['shards'] as unknown[]).length > 1);
+      return sharded && statuses.every(allShardsLed) ? (leader ?? statuses[0]) : undefined;
     }, () => `no leader within ${timeoutMs} ms`);
   }
 
-  /**
-   * Stops every child: SIGTERM, then SIGKILL for those still running after
-   * graceMs. Resolves when all have exited.
-   */
   /** SIGKILLs every child at once, synchronously: the last resort of an exit hook (no node outlives its parent). */
   killAllNow(): void {
     for (const n of this.nodes) {
@@ -218,6 +218,10 @@ export class LocalCluster {
     }
   }
 
+  /**
+   * Stops every child: SIGTERM, then SIGKILL for those still running after
+   * graceMs. Resolves when all have exited.
+   */
   async stop(graceMs = 5000): Promise<void> {
     this.stopping = true;
     const running = this.nodes.filter((n) => n.child !== null);
@@ -282,4 +286,11 @@ export async function pollUntil<T>(timeoutMs: number, probe: () => Promise<T | u
     if (Date.now() >= deadline) throw new Error(what());
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Every shard in a node's status (`shards`) knows its leader. */
+function allShardsLed(s: NodeStatus): boolean {
+  const list = s['shards'];
+  if (!Array.isArray(list)) return s.leader !== null;
+  return list.every((e: unknown) => typeof e === 'object' && e !== null && typeof (e as Record<string, unknown>)['leader'] === 'string');
 }
