@@ -255,6 +255,11 @@ export class CacheNode {
     return [...this.replicas.keys()].sort((a, b) => a - b);
   }
 
+  /** Leadership transfers this node started to balance leaders. */
+  get leaderTransfersStarted(): number {
+    return this.leaderTransfers;
+  }
+
   /** Hosted shards whose replica here is quiet (quiescence). */
   get quiescedGroups(): number[] {
     return this.hostedGroups.filter((g) => this.replicas.get(g)?.raw.isQuiesced() === true);
@@ -477,6 +482,13 @@ export class CacheNode {
       if (s.role !== 'leader' || (s.leadTransferee ?? 0) !== 0) continue;
       const preferred = this.layout.preferredLeader(g);
       if (preferred === 0 || preferred === this.id) continue;
+      // Only to a node heard from just now whose replica is caught up: the core drops
+      // proposals while a transfer is in progress, so a transfer to a paused or
+      // lagging node would make the shard unavailable (found with a paused node).
+      const live = this.peerLiveness.get(preferred);
+      if (live === undefined || live.down || this.ticks - live.lastHeard > 2) continue;
+      const pr = s.progress?.get(preferred);
+      if (pr === undefined || pr.state !== 'replicate' || pr.match !== s.lastIndex) continue;
       r.raw.transferLeadership(preferred);
       this.leaderTransfers++;
       this.scheduleTurn();
