@@ -16,23 +16,8 @@ interface GroupView {
 
 function groupViews(s: NodeStatus): Map<number, GroupView> {
   const out = new Map<number, GroupView>();
-  const raw = s['shards'];
-  if (!Array.isArray(raw)) {
-    out.set(s.group, { node: s.node, role: s.role, leader: s.leader, commit: s.commit, applied: s.applied });
-    return out;
-  }
-  for (const x of raw) {
-    if (typeof x !== 'object' || x === null) continue;
-    const e = x as Record<string, unknown>;
-    if (typeof e['group'] !== 'number') continue;
-    out.set(e['group'], {
-      node: s.node,
-      role: typeof e['role'] === 'string' ? e['role'] : 'unknown',
-      leader: typeof e['leader'] === 'string' ? e['leader'] : null,
-      commit: typeof e['commit'] === 'number' ? e['commit'] : -1,
-      applied: typeof e['applied'] === 'number' ? e['applied'] : -1,
-    });
-  }
+  if (s.shards === undefined) out.set(s.group, { node: s.node, role: s.role, leader: s.leader, commit: s.commit, applied: s.applied });
+  else for (const e of s.shards) out.set(e.group, { node: s.node, role: e.role, leader: e.leader, commit: e.commit, applied: e.applied });
   return out;
 }
 

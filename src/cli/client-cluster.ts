@@ -200,7 +200,7 @@ export class LocalCluster {
       if (leader !== undefined && statuses.every((s) => s.leader === leader.node)) return leader;
       // Several shards: the top-level fields are each node's first shard, which
       // differ; ready once every shard of every answering node knows its leader.
-      const sharded = statuses.some((s) => Array.isArray(s['shards']) && (s['shards'] as unknown[]).length > 1);
+      const sharded = statuses.some((s) => (s.shards?.length ?? 0) > 1);
       return sharded && statuses.every(allShardsLed) ? (leader ?? statuses[0]) : undefined;
     }, () => `no leader within ${timeoutMs} ms`);
   }
@@ -288,9 +288,7 @@ export async function pollUntil<T>(timeoutMs: number, probe: () => Promise<T | u
   }
 }
 
-/** Every shard in a node's status (`shards`) knows its leader. */
+/** Every shard in a node's status knows its leader. */
 function allShardsLed(s: NodeStatus): boolean {
-  const list = s['shards'];
-  if (!Array.isArray(list)) return s.leader !== null;
-  return list.every((e: unknown) => typeof e === 'object' && e !== null && typeof (e as Record<string, unknown>)['leader'] === 'string');
+  return s.shards === undefined ? s.leader !== null : s.shards.every((e) => e.leader !== null);
 }

@@ -71,31 +71,6 @@ export interface ShardRow {
   readonly applied: Readonly<Record<string, number>>;
 }
 
-interface GroupEntry {
-  group: number;
-  role: string;
-  term: number;
-  applied: number;
-}
-
-function groupEntries(status: Readonly<Record<string, unknown>>): GroupEntry[] {
-  const raw = status['shards'];
-  if (!Array.isArray(raw)) return [];
-  const out: GroupEntry[] = [];
-  for (const x of raw) {
-    if (typeof x !== 'object' || x === null) continue;
-    const e = x as Record<string, unknown>;
-    if (typeof e['group'] !== 'number') continue;
-    out.push({
-      group: e['group'],
-      role: typeof e['role'] === 'string' ? e['role'] : 'unknown',
-      term: typeof e['term'] === 'number' ? e['term'] : 0,
-      applied: typeof e['applied'] === 'number' ? e['applied'] : 0,
-    });
-  }
-  return out;
-}
-
 /** One row per shard of the map, with leader, term and applied indexes from the nodes' status. */
 export function shardRows(rows: readonly NodeStatusResult[], map: ShardMapView): ShardRow[] {
   const nameOfUrl = new Map<string, string>();
@@ -106,7 +81,7 @@ export function shardRows(rows: readonly NodeStatusResult[], map: ShardMapView):
     const applied: Record<string, number> = {};
     for (const r of rows) {
       if (!r.ok) continue;
-      for (const e of groupEntries(r.status)) {
+      for (const e of r.status.shards ?? []) {
         if (e.group !== s.group) continue;
         applied[r.status.node] = e.applied;
         if (e.role === 'leader' && e.term >= term) {

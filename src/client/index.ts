@@ -13,7 +13,7 @@ export type {
 export { RaftcacheError, isRaftcacheError } from './errors.js';
 export type { ErrorCode, KnownErrorCode } from './errors.js';
 export { endpointUrl, parseEndpoints, httpBase, toNodeStatus } from './protocol.js';
-export type { Consistency, NodeStatus, Member } from './protocol.js';
+export type { Consistency, NodeStatus, Member, ShardStatus } from './protocol.js';
 export { parseShardMap, ShardMapError, RoutingTable } from './shard-map.js';
 export type { ShardMapData, ShardInfo, ShardRoute } from './shard-map.js';
 export { NearCache } from './near-cache.js';

@@ -41,6 +41,16 @@ export interface Member {
   readonly url: string;
 }
 
+/** One shard with a replica on the answering node (`status.shards`). */
+export interface ShardStatus {
+  readonly group: number;
+  readonly role: string;
+  readonly term: number;
+  readonly commit: number;
+  readonly applied: number;
+  readonly leader: string | null;
+}
+
 /** The `status` op's result (and GET /health). */
 export interface NodeStatus {
   readonly node: string;
@@ -55,6 +65,8 @@ export interface NodeStatus {
   readonly group: number;
   readonly members: readonly Member[];
   readonly mapVersion: number;
+  /** The node's shards; absent from servers that predate sharding. */
+  readonly shards?: readonly ShardStatus[];
   readonly [field: string]: unknown;
 }
 
@@ -139,5 +151,23 @@ export function toNodeStatus(frame: Readonly<Record<string, unknown>>): NodeStat
     group: num('group'),
     members,
     mapVersion: num('mapVersion'),
+    ...(Array.isArray(frame['shards']) ? { shards: toShardStatuses(frame['shards'] as unknown[]) } : {}),
   };
+}
+
+function toShardStatuses(raw: readonly unknown[]): ShardStatus[] {
+  const out: ShardStatus[] = [];
+  for (const x of raw) {
+    if (!isRecord(x) || typeof x['group'] !== 'number') continue;
+    const num = (k: string): number => (typeof x[k] === 'number' ? (x[k] as number) : 0);
+    out.push({
+      group: x['group'],
+      role: typeof x['role'] === 'string' ? x['role'] : 'unknown',
+      term: num('term'),
+      commit: num('commit'),
+      applied: num('applied'),
+      leader: typeof x['leader'] === 'string' ? x['leader'] : null,
+    });
+  }
+  return out;
 }

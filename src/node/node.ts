@@ -109,6 +109,8 @@ export class CacheNode {
   private readonly store: NodeStore;
   private readonly transport: PeerTransport;
   private readonly replicas = new Map<number, Replica>();
+  /** Ids of the hosted shards, ascending (set once at start). */
+  private hosted: readonly number[] = [];
   private tickTimer: NodeJS.Timeout | null = null;
   private turnScheduled = false;
   private flushing = false;
@@ -162,6 +164,7 @@ export class CacheNode {
       const voters = [...shard.voters].sort((a, b) => a - b);
       node.replicas.set(shard.id, node.newReplica(shard.id, voters, rng.fork(), transport));
     }
+    node.hosted = [...node.replicas.keys()].sort((a, b) => a - b); // fixed for the node's life
     await store.flush(); // a new group's initial state is durable before we vote
     transport.onBatch((from, batch) => node.onPeerBatch(from, batch.groupIds, batch.messages));
     const peers = new Map<NodeId, { host: string; port: number }>();
@@ -251,8 +254,8 @@ export class CacheNode {
   }
 
   /** Shards with a replica here, ascending. */
-  get hostedGroups(): number[] {
-    return [...this.replicas.keys()].sort((a, b) => a - b);
+  get hostedGroups(): readonly number[] {
+    return this.hosted;
   }
 
   /** Leadership transfers this node started to balance leaders. */

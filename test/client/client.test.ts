@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { RaftcacheClient, RaftcacheError, endpointUrl, parseEndpoints } from '../../src/client/index.js';
+import { RaftcacheClient, RaftcacheError, endpointUrl, parseEndpoints, toNodeStatus } from '../../src/client/index.js';
 import { FakeNode } from './fake-server.js';
 import type { Frame } from './fake-server.js';
 
@@ -44,6 +44,20 @@ async function twoReplicas(): Promise<[FakeNode, FakeNode]> {
 afterEach(async () => {
   for (const c of clients.splice(0)) await c.close();
   for (const n of nodes.splice(0)) await n.stop();
+});
+
+describe('status frames', () => {
+  it('reads the per-shard list, skipping malformed entries; absent on servers without shards', () => {
+    const st = toNodeStatus({
+      node: 'n1',
+      shards: [{ group: 2, role: 'leader', term: 3, commit: 9, applied: 8, leader: 'n1' }, { role: 'follower' }, { group: 5, leader: null }],
+    });
+    expect(st.shards).toEqual([
+      { group: 2, role: 'leader', term: 3, commit: 9, applied: 8, leader: 'n1' },
+      { group: 5, role: 'unknown', term: 0, commit: 0, applied: 0, leader: null },
+    ]);
+    expect(toNodeStatus({ node: 'n1' }).shards).toBeUndefined();
+  });
 });
 
 describe('endpoints', () => {

@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { NodeStatus } from '../../src/client/index.js';
 import { notConverged } from '../../jepsen-lite/convergence.js';
 
-type Shard = { group: number; role: string; leader: string | null; commit: number; applied: number };
+type Shard = { group: number; role: string; term: number; leader: string | null; commit: number; applied: number };
 
 function status(node: string, shards: Shard[]): NodeStatus {
-  const first = shards[0] ?? { group: 0, role: 'none', leader: null, commit: 0, applied: 0 };
+  const first = shards[0] ?? { group: 0, role: 'none', term: 0, leader: null, commit: 0, applied: 0 };
   return {
     node,
     role: first.role,
@@ -23,7 +23,7 @@ function status(node: string, shards: Shard[]): NodeStatus {
   };
 }
 
-const s = (group: number, role: string, leader: string, commit = 10, applied = commit): Shard => ({ group, role, leader, commit, applied });
+const s = (group: number, role: string, leader: string, commit = 10, applied = commit): Shard => ({ group, role, term: 1, leader, commit, applied });
 
 describe('convergence of a sharded cluster', () => {
   it('holds when every shard has one leader that all its replicas follow, at one commit and applied index', () => {
