@@ -4,7 +4,12 @@ import { NodeError, nodeName } from '../node/index.js';
 import type { CacheNode } from '../node/index.js';
 import type { ProtocolErrorCode } from '../protocol/index.js';
 
-export type ErrorCode = ProtocolErrorCode;
+/**
+ * `REJECTED` (definite): the meta group refused an operator command; `reason`
+ * is the state machine's code ("NODE_EXISTS"), `message` its full text.
+ * (To be folded into ProtocolErrorCode in src/protocol.)
+ */
+export type ErrorCode = ProtocolErrorCode | 'REJECTED';
 
 export interface WireError {
   readonly code: ErrorCode;
@@ -29,6 +34,12 @@ export function notLeader(node: CacheNode | null, leader: number, message = 'thi
   });
 }
 
+/** REJECTED with the refusal's code as `reason` when the message is "CODE: text" (else reason null). */
+export function rejected(message: string): WireError {
+  const m = /^([A-Z][A-Z0-9_]*):/.exec(message);
+  return wireError('REJECTED', message, true, { reason: m === null ? null : (m[1] as string) });
+}
+
 /** Maps anything thrown by the node onto a protocol error. */
 export function fromThrown(node: CacheNode | null, e: unknown): WireError {
   if (e instanceof NodeError) {
@@ -47,13 +58,18 @@ export function fromThrown(node: CacheNode | null, e: unknown): WireError {
         return badRequest(e.message);
       case 'CLOSED':
         return wireError('UNAVAILABLE', e.message, e.definite);
+      case 'REJECTED':
+        return rejected(e.message);
     }
   }
   return wireError('INTERNAL', e instanceof Error ? e.message : String(e), false);
 }
 
-/** Maps a cache command's failure result onto a protocol error. */
-export function fromResult(r: Extract<CommandResult, { ok: false }>, maxBytes: number): WireError {
+/**
+ * Maps a cache command's failure result onto a protocol error. `mapVersion`:
+ * the node's map version, the hint of WRONG_SHARD (a key split off to another shard).
+ */
+export function fromResult(r: Extract<CommandResult, { ok: false }>, maxBytes: number, mapVersion = 0): WireError {
   switch (r.code) {
     case 'TOO_LARGE':
       return tooLarge(r.message, maxBytes);
@@ -68,5 +84,8 @@ export function fromResult(r: Extract<CommandResult, { ok: false }>, maxBytes: n
       return wireError('SESSION_EXPIRED', `${r.message} (stale sequence number: may have been applied)`, false);
     case 'INVALID_COMMAND':
       return wireError('INTERNAL', r.message, false);
+    case 'WRONG_SHARD':
+      // Refused on apply: the key's range was split off; nothing changed, not even the session.
+      return wireError('WRONG_SHARD', r.message, true, { mapVersion });
   }
 }

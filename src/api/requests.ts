@@ -5,7 +5,7 @@
  */
 import type { CommandResult, SessionRef } from '../cache/index.js';
 import { nodeName } from '../node/index.js';
-import type { CacheNode, WriteOp, WriteOutcome } from '../node/index.js';
+import type { AdminRequest, AdminResult, CacheNode, WriteOp, WriteOutcome } from '../node/index.js';
 import { badRequest, fromResult, fromThrown, tooLarge, wireError } from './errors.js';
 import type { WireError } from './errors.js';
 import type { Request, RequestOf, SessionField } from './schema.js';
@@ -86,8 +86,8 @@ export function mapFields(node: CacheNode): Record<string, unknown> {
   return { ...node.layout.toWire(node.leaderHints()) };
 }
 
-/** Runs one validated request (not hello). Resolves with the response; never rejects. */
-export function execute(node: CacheNode, req: Exclude<Request, { op: 'hello' }>, limits: Limits): Response | Promise<Response> {
+/** Runs one validated request (not hello, not watch: those need the socket, server.ts). Resolves with the response; never rejects. */
+export function execute(node: CacheNode, req: Exclude<Request, { op: 'hello' | 'watch' }>, limits: Limits): Response | Promise<Response> {
   const id = req.id;
   switch (req.op) {
     case 'get':
@@ -122,7 +122,32 @@ export function execute(node: CacheNode, req: Exclude<Request, { op: 'hello' }>,
       return { id, ok: true, ...statusFields(node) };
     case 'map':
       return { id, ok: true, ...mapFields(node) };
+    case 'nodeAdd':
+    case 'join':
+      return admin(node, id, { op: req.op, node: { id: req.node.id, host: req.node.host, clientPort: req.node.clientPort, peerPort: req.node.peerPort } });
+    case 'nodeRemove':
+      return admin(node, id, { op: 'nodeRemove', node: req.node });
+    case 'shardSplit':
+      return admin(node, id, req.at === undefined ? { op: 'shardSplit', shard: req.shard } : { op: 'shardSplit', shard: req.shard, at: req.at });
   }
+}
+
+/**
+ * An operator command through the meta group: `{id, ok, version}` (+ `shard`
+ * for shardSplit). NOT_LEADER names the meta leader (leader, leaderUrl);
+ * REJECTED passes the state machine's message through.
+ */
+export function admin(node: CacheNode, id: number, req: AdminRequest): Promise<Response> {
+  let pending: Promise<AdminResult>;
+  try {
+    pending = node.admin(req);
+  } catch (e) {
+    return Promise.resolve(errorResponse(id, fromThrown(node, e)));
+  }
+  return pending.then(
+    (r): Response => (r.shard === undefined ? { id, ok: true, version: r.version } : { id, ok: true, version: r.version, shard: r.shard }),
+    (e: unknown) => errorResponse(id, fromThrown(node, e)),
+  );
 }
 
 function writeOne(
@@ -141,7 +166,7 @@ function writeOne(
       (o) => {
         // Called from the node's apply loop: nothing may throw out of here.
         try {
-          if (!o.result.ok) resolve(errorResponse(id, fromResult(o.result, limits.cacheMaxBytes)));
+          if (!o.result.ok) resolve(errorResponse(id, fromResult(o.result, limits.cacheMaxBytes, node.mapVersion)));
           else resolve(success(o) ?? errorResponse(id, wireError('INTERNAL', `unexpected result ${o.result.kind}`, false)));
         } catch (e) {
           resolve(errorResponse(id, wireError('INTERNAL', e instanceof Error ? e.message : String(e), false)));
@@ -221,7 +246,7 @@ function mput(node: CacheNode, req: RequestOf<'mput'>, limits: Limits): Response
         else firstFailure ??= o.result;
       }
       if (firstFailure === null) return { id, ok: true };
-      const err = fromResult(firstFailure, limits.cacheMaxBytes);
+      const err = fromResult(firstFailure, limits.cacheMaxBytes, node.mapVersion);
       // Some entries were applied: the mput as a whole is not "certainly not applied".
       return errorResponse(id, applied > 0 ? { ...err, definite: false, applied } : err);
     },

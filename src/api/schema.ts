@@ -18,6 +18,11 @@ const session = z.object({
   firstIncomplete: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 const consistency = z.enum(['linearizable', 'lease', 'stale']).optional();
+/** A node id: 1..2^32-1 (0 means "none" in Raft). */
+const nodeId = z.number().int().min(1).max(0xffffffff);
+const port = z.number().int().min(1).max(65535);
+/** A node's addresses, for nodeAdd and join. */
+const nodeAddress = z.object({ id: nodeId, host: z.string().min(1, 'must be a non-empty host name or address'), clientPort: port, peerPort: port });
 
 export const requestSchemas = {
   hello: z.object({ id, op: z.literal('hello'), token: z.string().optional(), client: z.string().optional() }),
@@ -53,6 +58,14 @@ export const requestSchemas = {
   register: z.object({ id, op: z.literal('register'), group: z.number().int().min(0).max(0xffffffff).optional() }),
   status: z.object({ id, op: z.literal('status') }),
   map: z.object({ id, op: z.literal('map') }),
+  // Operator commands, carried out by the meta group (docs/protocol.md, "Changing the cluster").
+  nodeAdd: z.object({ id, op: z.literal('nodeAdd'), node: nodeAddress }),
+  nodeRemove: z.object({ id, op: z.literal('nodeRemove'), node: nodeId }),
+  join: z.object({ id, op: z.literal('join'), node: nodeAddress }),
+  /** `at`: the ring point where the new shard starts (default: the middle of the shard's span). */
+  shardSplit: z.object({ id, op: z.literal('shardSplit'), shard: z.number().int().min(1).max(0xffffffff), at: z.number().int().min(0).max(0xffffffff).optional() }),
+  /** Subscribe this socket to `{event: "map", version}` pushes. */
+  watch: z.object({ id, op: z.literal('watch') }),
 } as const;
 
 export type Op = keyof typeof requestSchemas;

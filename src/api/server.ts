@@ -3,6 +3,8 @@
  *   - the WebSocket protocol at /v1 (PROTOCOL.md),
  *   - GET /health (200 + status JSON when running, 503 while starting or failed),
  *   - GET /metrics (Prometheus text format).
+ * A socket that sent `watch` also gets `{event: "map", version}` pushes
+ * (no `id`) whenever the node adopts a newer shard map.
  * Bad input gets an error frame and never disturbs other requests or sockets.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -43,6 +45,16 @@ interface ClientState {
   /** The TCP socket under the WebSocket: corked for the rest of a turn once a response is sent. */
   readonly socket: Duplex;
   corked: boolean;
+  /** Set while the socket watches the map (`watch`): cancels the node subscription. */
+  unwatch: (() => void) | null;
+  /** The highest map version this socket was told (watch answer or push). */
+  toldVersion: number;
+}
+
+/** The push frame of `watch`: no `id` (it answers no request), `event` says what it is. */
+export interface MapEvent {
+  readonly event: 'map';
+  readonly version: number;
 }
 
 function digest(s: string): Buffer {
@@ -64,7 +76,7 @@ export class ApiServer {
   private readonly opts: ApiServerOptions;
   private readonly http: Server;
   private readonly wss: WebSocketServer;
-  private readonly clients = new Set<WebSocket>();
+  private readonly clients = new Map<WebSocket, ClientState>();
   private readonly tokenDigest: Buffer | null;
   private node: CacheNode | null = null;
   private boundPort = 0;
@@ -72,6 +84,8 @@ export class ApiServer {
   private connectionsTotal = 0;
   private readonly requestsByOp = new Map<string, number>();
   private readonly errorsByCode = new Map<string, number>();
+  private watching = 0;
+  private mapPushes = 0;
 
   private constructor(opts: ApiServerOptions) {
     this.opts = opts;
@@ -114,6 +128,11 @@ export class ApiServer {
     return this.boundPort;
   }
 
+  /** Sockets subscribed to map pushes (`watch`). */
+  get watchers(): number {
+    return this.watching;
+  }
+
   get url(): string {
     const h = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
     return `ws://${h}:${this.boundPort}${CLIENT_PATH}`;
@@ -148,6 +167,8 @@ export class ApiServer {
   private renderMetrics(out: MetricsText): void {
     out.sample('raftcache_api_connections', 'gauge', 'Open client WebSocket connections.', this.clients.size);
     out.sample('raftcache_api_connections_total', 'counter', 'Client WebSocket connections accepted.', this.connectionsTotal);
+    out.sample('raftcache_api_watchers', 'gauge', 'Client sockets subscribed to shard map pushes (watch).', this.watching);
+    out.sample('raftcache_api_map_pushes_total', 'counter', 'Shard map version pushes sent to watching sockets.', this.mapPushes);
     for (const [op, n] of this.requestsByOp) out.sample('raftcache_api_requests_total', 'counter', 'Client requests by op.', n, `op="${op}"`);
     for (const [code, n] of this.errorsByCode) out.sample('raftcache_api_errors_total', 'counter', 'Error responses by code.', n, `code="${code}"`);
   }
@@ -164,15 +185,18 @@ export class ApiServer {
   }
 
   private onConnection(ws: WebSocket, req: IncomingMessage, socket: Duplex): void {
-    this.clients.add(ws);
     this.connectionsTotal++;
-    const state: ClientState = { authed: this.tokenDigest === null || this.headerTokenOk(req), socket, corked: false };
+    const state: ClientState = { authed: this.tokenDigest === null || this.headerTokenOk(req), socket, corked: false, unwatch: null, toldVersion: 0 };
+    this.clients.set(ws, state);
     ws.on('message', (data: RawData, isBinary: boolean) => this.onFrame(ws, state, data, isBinary));
     ws.on('error', (err: Error) => {
       // e.g. a frame over maxPayload: ws closes the socket with 1009 itself.
       this.opts.logger.debug({ err: err.message }, 'client socket error');
     });
-    ws.on('close', () => this.clients.delete(ws));
+    ws.on('close', () => {
+      this.clients.delete(ws);
+      this.unwatch(state);
+    });
   }
 
   private headerTokenOk(req: IncomingMessage): boolean {
@@ -194,6 +218,10 @@ export class ApiServer {
    */
   private send(ws: WebSocket, state: ClientState, r: Response): void {
     if (!r.ok) this.errorsByCode.set(r.error.code, (this.errorsByCode.get(r.error.code) ?? 0) + 1);
+    this.sendFrame(ws, state, r);
+  }
+
+  private sendFrame(ws: WebSocket, state: ClientState, r: Response | MapEvent): void {
     if (ws.readyState !== WebSocket.OPEN) return;
     if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
       // The client does not read its responses: drop it rather than buffer without bound.
@@ -274,6 +302,10 @@ export class ApiServer {
       this.send(ws, state, errorResponse(id, wireError('UNAVAILABLE', 'node is starting', true)));
       return;
     }
+    if (req.op === 'watch') {
+      this.send(ws, state, this.watch(ws, state, node, id));
+      return;
+    }
     let result: Response | Promise<Response>;
     try {
       result = execute(node, req, this.opts.limits);
@@ -294,6 +326,40 @@ export class ApiServer {
     }
   }
 
+  /**
+   * Subscribes the socket to map pushes (once; a repeated watch only answers).
+   * Subscribing before reading the version leaves no gap: a change in between
+   * is pushed, or is already in the answer (then its push is skipped).
+   */
+  private watch(ws: WebSocket, state: ClientState, node: CacheNode, id: number): Response {
+    if (state.unwatch === null) {
+      state.unwatch = node.onMapChange((version) => this.pushMap(ws, state, version));
+      this.watching++;
+    }
+    state.toldVersion = Math.max(state.toldVersion, node.mapVersion);
+    return { id, ok: true, version: state.toldVersion };
+  }
+
+  /** Called by the node when it adopts a newer map: must not throw. */
+  private pushMap(ws: WebSocket, state: ClientState, version: number): void {
+    if (version <= state.toldVersion || state.unwatch === null) return;
+    state.toldVersion = version;
+    this.mapPushes++;
+    try {
+      this.sendFrame(ws, state, { event: 'map', version });
+    } catch (e) {
+      this.opts.logger.debug({ err: e instanceof Error ? e.message : String(e) }, 'map push failed');
+    }
+  }
+
+  private unwatch(state: ClientState): void {
+    const cancel = state.unwatch;
+    if (cancel === null) return;
+    state.unwatch = null;
+    this.watching--;
+    cancel();
+  }
+
   private count(op: string): void {
     this.requestsByOp.set(op, (this.requestsByOp.get(op) ?? 0) + 1);
   }
@@ -302,12 +368,15 @@ export class ApiServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const ws of this.clients) ws.close(CLOSE_GOING_AWAY, 'server shutting down');
+    for (const [ws, state] of this.clients) {
+      this.unwatch(state); // the node may outlive the server: drop its listeners now
+      ws.close(CLOSE_GOING_AWAY, 'server shutting down');
+    }
     await new Promise<void>((resolve) => {
       this.http.close(() => resolve());
       this.http.closeAllConnections();
       setTimeout(() => {
-        for (const ws of this.clients) ws.terminate();
+        for (const ws of this.clients.keys()) ws.terminate();
       }, 200).unref();
     });
   }

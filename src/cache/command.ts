@@ -4,7 +4,7 @@
  *
  * Command layout (all little-endian):
  *   u8  version (= 1)
- *   u8  opcode: 1 put, 2 delete, 3 cas, 4 incr, 5 touch, 6 clock, 7 register
+ *   u8  opcode: 1 put, 2 delete, 3 cas, 4 incr, 5 touch, 6 clock, 7 register, 8 split
  *   u8  flags: 1 ttlMs, 2 session, 4 firstIncomplete, 8 cas expected present, 16 cas next present
  *   f64 ts
  *   [session] varuint client, varuint seq, [firstIncomplete] varuint
@@ -13,11 +13,16 @@
  *         cas    = key, [expected], [next], [ttlMs varuint]
  *         incr   = key, f64 by
  *         touch  = varuint count, count × key
+ *         split  = [varuint group if flags bit 0], varuint count (>= 1), count × (varuint start, varuint end)
+ *                  (ranges [start, end) of the u32 ring, end <= 2^32, sorted, non-overlapping)
+ * Opcode 8 was added without a version bump: the encodings of opcodes 1-7 are
+ * unchanged, and a decoder that predates it refuses it (unknown opcode).
  * key = varuint byte length + strict UTF-8; value = varuint length + bytes.
  * Encoding is canonical: decode(encode(c)) equals c and re-encodes to the same bytes.
  */
 import { ByteReader, ByteWriter, DecodeError, strictUtf8Length } from './bytes.js';
-import type { Command, CommandResult, ErrorCode, SessionRef } from './types.js';
+import { validateRingRanges } from './ring-ranges.js';
+import type { Command, CommandResult, ErrorCode, RingRange, SessionRef } from './types.js';
 
 export const COMMAND_CODEC_VERSION = 1;
 
@@ -30,7 +35,7 @@ export class CommandCodecError extends Error {
   }
 }
 
-const OPCODES = { put: 1, delete: 2, cas: 3, incr: 4, touch: 5, clock: 6, register: 7 } as const;
+const OPCODES = { put: 1, delete: 2, cas: 3, incr: 4, touch: 5, clock: 6, register: 7, split: 8 } as const;
 const FLAG_TTL = 1;
 const FLAG_SESSION = 2;
 const FLAG_FIRST_INCOMPLETE = 4;
@@ -93,6 +98,9 @@ export function validateExceptPutKey(cmd: Command): string | null {
     case 'clock':
     case 'register':
       return null;
+    case 'split':
+      if (cmd.group !== undefined && !(Number.isInteger(cmd.group) && cmd.group > 0 && cmd.group < 0xffffffff)) return 'group must be a positive u32';
+      return validateRingRanges(cmd.ranges);
     default:
       return `unknown command type ${String((cmd as { type?: unknown }).type)}`;
   }
@@ -166,6 +174,16 @@ export function encodeCommand(cmd: Command): Uint8Array {
     case 'register':
       w.u8(0);
       w.f64(cmd.ts);
+      break;
+    case 'split':
+      w.u8(cmd.group === undefined ? 0 : 1);
+      w.f64(cmd.ts);
+      if (cmd.group !== undefined) w.varuint(cmd.group);
+      w.varuint(cmd.ranges.length);
+      for (const r of cmd.ranges) {
+        w.varuint(r.start);
+        w.varuint(r.end);
+      }
       break;
   }
   return w.finish();
@@ -255,6 +273,16 @@ function decodeUnchecked(bytes: Uint8Array): Command {
       checkFlags(flags, 0);
       cmd = { type: 'register', ts };
       break;
+    case OPCODES.split: {
+      checkFlags(flags, 1);
+      const group = (flags & 1) !== 0 ? r.varuint('group') : undefined;
+      const count = r.varuint('range count');
+      if (count > r.remaining / 2) throw new DecodeError('range count exceeds input');
+      const ranges: RingRange[] = [];
+      for (let i = 0; i < count; i++) ranges.push({ start: r.varuint('range start'), end: r.varuint('range end') });
+      cmd = group === undefined ? { type: 'split', ts, ranges } : { type: 'split', ts, ranges, group };
+      break;
+    }
     default:
       throw new DecodeError(`unknown opcode ${op}`);
   }
@@ -275,6 +303,9 @@ function validateNumbers(cmd: Command): string | null {
       return validateSession(cmd.session);
     case 'incr':
       return Number.isSafeInteger(cmd.by) ? validateSession(cmd.session) : 'by must be a safe integer';
+    case 'split':
+      if (cmd.group !== undefined && !(Number.isInteger(cmd.group) && cmd.group > 0 && cmd.group < 0xffffffff)) return 'group must be a positive u32';
+      return validateRingRanges(cmd.ranges);
     default:
       return null;
   }
@@ -300,6 +331,7 @@ const ERROR_CODES: readonly ErrorCode[] = [
   'SESSION_EXPIRED',
   'STALE_SEQUENCE',
   'INVALID_COMMAND',
+  'WRONG_SHARD', // appended: the codes above keep their numbers
 ];
 
 /** Appends a result: u8 tag (0 error, 1 done, 2 deleted, 3 cas, 4 incr, 5 registered) + fields. */

@@ -18,6 +18,7 @@ export { ExpiryHeap } from './expiry-heap.js';
 export { SessionTable } from './sessions.js';
 export type { SessionState, SessionLimits } from './sessions.js';
 export { CacheConfigError, resolveCacheConfig } from './types.js';
+export { RingRangeSet, validateRingRanges } from './ring-ranges.js';
 export type {
   CacheConfig,
   ResolvedCacheConfig,
@@ -33,4 +34,6 @@ export type {
   TouchCommand,
   ClockCommand,
   RegisterCommand,
+  SplitCommand,
+  RingRange,
 } from './types.js';

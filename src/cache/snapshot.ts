@@ -1,12 +1,13 @@
 /**
- * Snapshot format of the cache state machine, version 1. Streamed as chunks
+ * Snapshot format of the cache state machine, versions 1 and 2. Streamed as chunks
  * of at most `chunkSize` bytes; the byte stream is the concatenation of the
  * chunks (chunk boundaries carry no meaning). All numbers little-endian;
  * varuint = unsigned LEB128 up to 2^53-1, minimally encoded; string = varuint
  * UTF-8 byte length + bytes; bytes = varuint length + bytes.
  *
- *   header   "RCSM" (4 bytes magic), u8 version = 1,
+ *   header   "RCSM" (4 bytes magic), u8 version (1 or 2),
  *            f64 lastApplied, f64 now, f64 writeSeq, f64 evictions, f64 expirations,
+ *            [version 2 only: varuint rangeCount, rangeCount × (varuint start, varuint end)]
  *            varuint entryCount
  *   entries  entryCount × (string key, bytes value, u8 hasExpiry,
  *                          [f64 expiresAt, f64 expirySeq] if hasExpiry = 1)
@@ -19,6 +20,12 @@
  *            result = the encoding of command.ts `writeResult`
  *   trailer  "RCSE" (4 bytes), u32 CRC-32 (IEEE) of every preceding byte
  *
+ * Version 2 adds the ring ranges the state machine no longer owns (given away
+ * by splits): canonical (sorted, merged: each start > the previous end), each
+ * 0 <= start < end <= 2^32. The writer uses version 1 while that list is empty,
+ * so a state machine that never split writes exactly the bytes it always did
+ * (readable by older code); a version 1 snapshot restores as owning every key.
+ *
  * Equal states produce equal bytes (the format has no slot numbers, no map
  * iteration order other than recency/activity order, and no wall-clock time).
  * Hit/miss counters are not state and are not stored.
@@ -26,9 +33,11 @@
 import { ByteReader, ByteWriter, DecodeError, decodeUtf8 } from './bytes.js';
 import { readResult, writeResult } from './command.js';
 import type { SessionState } from './sessions.js';
-import type { CommandResult } from './types.js';
+import { RING_SIZE } from '../shard/index.js';
+import type { CommandResult, RingRange } from './types.js';
 
-export const SNAPSHOT_VERSION = 1;
+/** The newest snapshot version this code reads and writes (it reads every older one). */
+export const SNAPSHOT_VERSION = 2;
 export const DEFAULT_SNAPSHOT_CHUNK_SIZE = 64 * 1024;
 const MAGIC = [0x52, 0x43, 0x53, 0x4d]; // "RCSM"
 const TRAILER = [0x52, 0x43, 0x53, 0x45]; // "RCSE"
@@ -48,6 +57,8 @@ export interface SnapshotHeader {
   readonly writeSeq: number;
   readonly evictions: number;
   readonly expirations: number;
+  /** Ring ranges given away by splits (canonical; empty = owns everything). */
+  readonly notOwned: readonly RingRange[];
 }
 
 /** What the writer reads from the state machine; entries are walked by handle (LRU first). */
@@ -143,12 +154,19 @@ export function* writeSnapshot(
   const w = new ByteWriter(256);
   const h = src.header;
   w.raw(Uint8Array.from(MAGIC));
-  w.u8(SNAPSHOT_VERSION);
+  w.u8(h.notOwned.length === 0 ? 1 : 2);
   w.f64(h.lastApplied);
   w.f64(h.now);
   w.f64(h.writeSeq);
   w.f64(h.evictions);
   w.f64(h.expirations);
+  if (h.notOwned.length > 0) {
+    w.varuint(h.notOwned.length);
+    for (const r of h.notOwned) {
+      w.varuint(r.start);
+      w.varuint(r.end);
+    }
+  }
   w.varuint(src.entryCount);
   sink.write(w.view());
 
@@ -317,6 +335,21 @@ function nonNegInt(v: number, what: string): number {
   return v;
 }
 
+function readRanges(r: ChunkReader): RingRange[] {
+  const count = r.varuint('range count');
+  if (count === 0) throw new SnapshotError('version 2 snapshot with no ranges (version 1 is the canonical form)');
+  const ranges: RingRange[] = [];
+  let prevEnd = -1;
+  for (let i = 0; i < count; i++) {
+    const start = r.varuint('range start');
+    const end = r.varuint('range end');
+    if (start <= prevEnd || end <= start || end > RING_SIZE) throw new SnapshotError(`bad not-owned range ${i}: [${start}, ${end})`);
+    ranges.push({ start, end });
+    prevEnd = end;
+  }
+  return ranges;
+}
+
 /** Parses a snapshot stream into `sink`. Throws SnapshotError on corrupt input. */
 export function readSnapshot(chunks: Iterable<Uint8Array>, sink: SnapshotSink): void {
   if (chunks === null || typeof chunks !== 'object' || typeof (chunks as Partial<Iterable<Uint8Array>>)[Symbol.iterator] !== 'function') {
@@ -326,13 +359,14 @@ export function readSnapshot(chunks: Iterable<Uint8Array>, sink: SnapshotSink): 
   const magic = r.take(4, 'magic');
   if (!MAGIC.every((b, i) => magic[i] === b)) throw new SnapshotError('not a cache snapshot (bad magic)');
   const version = r.u8('version');
-  if (version !== SNAPSHOT_VERSION) throw new SnapshotError(`unsupported snapshot version ${version}`);
+  if (version !== 1 && version !== 2) throw new SnapshotError(`unsupported snapshot version ${version}`);
   const header: SnapshotHeader = {
     lastApplied: nonNegInt(r.f64('lastApplied'), 'lastApplied'),
     now: nonNegInt(r.f64('now'), 'now'),
     writeSeq: nonNegInt(r.f64('writeSeq'), 'writeSeq'),
     evictions: nonNegInt(r.f64('evictions'), 'evictions'),
     expirations: nonNegInt(r.f64('expirations'), 'expirations'),
+    notOwned: version === 2 ? readRanges(r) : [],
   };
   const entryCount = r.varuint('entry count');
   sink.header(header, entryCount);

@@ -23,13 +23,24 @@
  * failed cas and refused writes do not. `touch` moves present keys to MRU in
  * the given order.
  *
+ * Splits: a `split` entry moves every entry whose key's ring position
+ * (hashKey of src/shard, as the router places keys) lies in the given ranges,
+ * in LRU order with its value and expiry, to a new state machine (takeSplit()),
+ * which also gets a copy of the sessions, the clock, and lastApplied = the
+ * split's index. This one then no longer owns those ranges: put, delete, cas
+ * and incr on such a key return WRONG_SHARD before anything changes (log
+ * clock, expiry, session record: a client retries on the right shard with the
+ * same seq); touch finds no such key (none is ever stored).
+ *
  * Ownership: the state machine keeps the Uint8Array values of applied commands
  * as they are, and reads return the stored arrays; neither may be mutated.
  */
+import { hashKey } from '../shard/index.js';
 import { strictUtf8Length } from './bytes.js';
 import { CommandCodecError, decodeCommand, DONE, errorResult, validateExceptPutKey, valueText } from './command.js';
 import { ExpiryHeap } from './expiry-heap.js';
 import { LruStore } from './lru.js';
+import { RingRangeSet } from './ring-ranges.js';
 import { SessionTable } from './sessions.js';
 import type { SessionState } from './sessions.js';
 import {
@@ -40,7 +51,7 @@ import {
 } from './snapshot.js';
 import type { SnapshotHeader, SnapshotSink, SnapshotSource } from './snapshot.js';
 import { resolveCacheConfig } from './types.js';
-import type { CacheConfig, Command, CommandResult, ResolvedCacheConfig, SessionRef } from './types.js';
+import type { CacheConfig, Command, CommandResult, ResolvedCacheConfig, RingRange, SessionRef } from './types.js';
 
 /** Constant bytes added to every entry's size (bookkeeping overhead estimate). */
 export const ENTRY_OVERHEAD_BYTES = 48;
@@ -101,6 +112,10 @@ export class CacheStateMachine {
   private misses = 0;
   /** Bumped by every apply; lets a snapshot in progress detect concurrent changes. */
   private version = 0;
+  /** Ring ranges given away by splits (state: in the snapshot). */
+  private notOwned: RingRangeSet = RingRangeSet.EMPTY;
+  /** Produced by the last applied split, until takeSplit() (not state). */
+  private pendingSplit: CacheStateMachine | null = null;
 
   constructor(config: CacheConfig) {
     this.config = resolveCacheConfig(config);
@@ -187,6 +202,34 @@ export class CacheStateMachine {
     }
   }
 
+  /**
+   * Whether this state machine owns `key` (it was not split off). With no split
+   * ever applied this is one length check; after splits, hash + binary search.
+   */
+  owns(key: string): boolean {
+    const notOwned = this.notOwned;
+    return notOwned.size === 0 || !notOwned.contains(hashKey(key));
+  }
+
+  /** Ring ranges given away by splits, sorted and merged (empty = owns every key). */
+  notOwnedRanges(): RingRange[] {
+    return this.notOwned.toRanges();
+  }
+
+  /**
+   * The state machine produced by the last applied split, once (then null);
+   * null when no split was applied since the last call. It holds the moved
+   * entries, a copy of the sessions, this clock, and lastApplied = the split's
+   * index; it owns only the split ranges (minus those given away before). Its
+   * Raft group must start its log after that index: register hands out entry
+   * indexes as client ids, which must not collide with the copied sessions.
+   */
+  takeSplit(): CacheStateMachine | null {
+    const taken = this.pendingSplit;
+    this.pendingSplit = null;
+    return taken;
+  }
+
   /** Session state of a client (read-only view), or undefined. */
   session(clientId: number): Readonly<SessionState> | undefined {
     return this.sessions.get(clientId);
@@ -224,6 +267,10 @@ export class CacheStateMachine {
   }
 
   private applyValid(index: number, cmd: Command): CommandResult {
+    if (this.notOwned.size !== 0) {
+      const refused = this.refuseNotOwned(cmd);
+      if (refused !== null) return refused;
+    }
     if (cmd.ts > this.clock) {
       this.clock = cmd.ts;
       this.expireDue();
@@ -236,17 +283,68 @@ export class CacheStateMachine {
         this.sessions.register(index, this.clock);
         return { ok: true, kind: 'registered', clientId: index };
       case 'touch':
+        // Keys this state machine does not own are never stored: they are skipped like absent ones.
         for (const key of cmd.keys) {
           const slot = this.liveSlot(key);
           if (slot >= 0) this.store.moveToMru(slot);
         }
+        return DONE;
+      case 'split':
+        this.split(index, cmd.ranges);
         return DONE;
       default:
         return this.applyWrite(cmd);
     }
   }
 
-  private applyWrite(cmd: Exclude<Command, { type: 'clock' | 'register' | 'touch' }>): CommandResult {
+  /** WRONG_SHARD for a write to a key split off to another shard, else null. */
+  private refuseNotOwned(cmd: Command): CommandResult | null {
+    switch (cmd.type) {
+      case 'put':
+      case 'delete':
+      case 'cas':
+      case 'incr':
+        if (this.owns(cmd.key)) return null;
+        return errorResult('WRONG_SHARD', `key ${JSON.stringify(cmd.key)} was split off to another shard`);
+      default:
+        return null;
+    }
+  }
+
+  /** Moves the entries in `ranges` to a new state machine (see takeSplit). Expired entries are already gone. */
+  private split(index: number, ranges: readonly RingRange[]): void {
+    const moved = RingRangeSet.of(ranges);
+    const target = new CacheStateMachine(this.config);
+    target.clock = this.clock;
+    target.applied = index;
+    target.writeSeq = this.writeSeq;
+    // The target owns what moved, minus what this one had already given away.
+    target.notOwned = moved.complement().union(this.notOwned.toRanges());
+    const store = this.store;
+    const expiry = this.expiry;
+    // LRU first: inserting at the target's MRU end keeps the relative order on both sides.
+    for (let slot = store.lruSlot(); slot >= 0; ) {
+      const next = store.newerThan(slot);
+      const key = store.keyAt(slot);
+      if (moved.contains(hashKey(key))) {
+        const newSlot = target.store.insert(key, store.valueAt(slot), store.sizeAt(slot));
+        target.expiry.ensureSlotCapacity(target.store.capacity);
+        const expiresAt = expiry.expiresAt(slot);
+        if (expiresAt !== Infinity) target.expiry.set(newSlot, expiresAt, expiry.seqOf(slot));
+        expiry.remove(slot);
+        store.remove(slot);
+      }
+      slot = next;
+    }
+    // Both sides keep every session (activity order preserved): a retried write is recognised on either.
+    for (const [clientId, s] of this.sessions.entries()) {
+      target.sessions.restore(clientId, { lastActive: s.lastActive, floor: s.floor, seqs: s.seqs.slice(), results: s.results.slice() });
+    }
+    this.notOwned = this.notOwned.union(ranges);
+    this.pendingSplit = target;
+  }
+
+  private applyWrite(cmd: Exclude<Command, { type: 'clock' | 'register' | 'touch' | 'split' }>): CommandResult {
     // put checks its key here (validateExceptPutKey leaves it to us): one UTF-8 scan gives
     // both well-formedness and the size, and the hot path does it once.
     const keyBytes = cmd.type === 'put' ? strictUtf8Length(cmd.key) : 0;
@@ -390,6 +488,7 @@ export class CacheStateMachine {
         writeSeq: this.writeSeq,
         evictions: this.evictions,
         expirations: this.expirations,
+        notOwned: this.notOwned.toRanges(),
       },
       entryCount: store.size,
       firstEntry: () => store.lruSlot(),
@@ -436,6 +535,7 @@ export class CacheStateMachine {
         this.writeSeq = h.writeSeq;
         this.evictions = h.evictions;
         this.expirations = h.expirations;
+        this.notOwned = RingRangeSet.of(h.notOwned);
         expected = entryCount;
         if (entryCount > this.config.maxEntries) {
           throw new SnapshotError(`snapshot has ${entryCount} entries, over maxEntries ${this.config.maxEntries}`);
@@ -443,6 +543,7 @@ export class CacheStateMachine {
       },
       entry: (key, value, expiresAt, seq) => {
         if (this.store.slotOf(key) >= 0) throw new SnapshotError(`duplicate key in snapshot: ${JSON.stringify(key)}`);
+        if (!this.owns(key)) throw new SnapshotError(`snapshot holds key ${JSON.stringify(key)} of a range it does not own`);
         const size = this.entrySize(key, value);
         if (this.store.bytes + size > this.config.maxBytes) {
           throw new SnapshotError(`snapshot entries exceed maxBytes ${this.config.maxBytes}`);

@@ -66,6 +66,25 @@ export interface RegisterCommand extends CommandBase {
   readonly type: 'register';
 }
 
+/** Ring positions [start, end) of the u32 ring (hashKey of src/shard); end may be 2^32. */
+export interface RingRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * Splits the shard: live keys whose ring position lies in `ranges` leave this
+ * state machine for a new one (see CacheStateMachine.takeSplit), and from then
+ * on writes to them are refused with WRONG_SHARD. Ranges: non-empty, sorted,
+ * non-overlapping.
+ */
+export interface SplitCommand extends CommandBase {
+  readonly type: 'split';
+  readonly ranges: readonly RingRange[];
+  /** The Raft group that takes the split-off keys (the node creates it; the state machine ignores it). */
+  readonly group?: number;
+}
+
 export type Command =
   | PutCommand
   | DeleteCommand
@@ -73,7 +92,8 @@ export type Command =
   | IncrCommand
   | TouchCommand
   | ClockCommand
-  | RegisterCommand;
+  | RegisterCommand
+  | SplitCommand;
 
 export type CommandType = Command['type'];
 
@@ -89,7 +109,9 @@ export type ErrorCode =
   /** seq below the session's retained window: it may have been applied; not re-applied. */
   | 'STALE_SEQUENCE'
   /** Malformed command (bad bytes, bad field values). */
-  | 'INVALID_COMMAND';
+  | 'INVALID_COMMAND'
+  /** The key's ring position was split off to another shard; nothing changed (not even the session). */
+  | 'WRONG_SHARD';
 
 export type CommandResult =
   | { readonly ok: true; readonly kind: 'done' }

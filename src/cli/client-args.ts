@@ -71,19 +71,34 @@ export function endpointsFlag(args: ParsedArgs): string[] {
   return urls;
 }
 
+/** Where a command writes (tests pass a capture). */
+export interface CliOutput {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const processOutput: CliOutput = {
+  out: (t) => {
+    process.stdout.write(t);
+  },
+  err: (t) => {
+    process.stderr.write(t);
+  },
+};
+
 /** Runs a command body (or prints the usage for --help), turning UsageError into exit code 2 with the usage text. */
-export async function withUsage(usage: string, argv: readonly string[], body: () => Promise<number>): Promise<number> {
+export async function withUsage(usage: string, argv: readonly string[], body: () => Promise<number>, output: CliOutput = processOutput): Promise<number> {
   const end = argv.indexOf('--');
   const options = end < 0 ? argv : argv.slice(0, end);
   if (options.includes('--help') || options.includes('-h')) {
-    process.stdout.write(usage);
+    output.out(usage);
     return 0;
   }
   try {
     return await body();
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`raftcache: ${e.message}\n\n${usage}`);
+      output.err(`raftcache: ${e.message}\n\n${usage}`);
       return 2;
     }
     throw e;

@@ -9,8 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { toNodeStatus } from '../client/index.js';
+import WebSocket from 'ws';
+import { endpointUrl, toNodeStatus } from '../client/index.js';
 import type { NodeStatus } from '../client/index.js';
+import { nodeName, parseShardMap } from '../meta/index.js';
+import type { ParsedShardMap } from '../meta/index.js';
+import { freePortPairs } from './free-ports.js';
 
 export interface LocalClusterOptions {
   readonly nodes: number;
@@ -43,6 +47,14 @@ export interface LocalNode {
   readonly endpoint: string;
   readonly dataDir: string;
   readonly logPath: string;
+  /** Started with `--join` (added to a running cluster by addNode). */
+  readonly joined: boolean;
+  /** Its `--members` when it differs from the cluster's initial list (added nodes: the members then, plus itself). */
+  readonly membersArg: string | null;
+  /** Stopped for good (removed from the cluster): skipped by endpoints(), waits and startAll(). */
+  retired: boolean;
+  /** The next exit is intended (stopNode / retire): onUnexpectedExit is not called for it. */
+  expectExit: boolean;
   child: ChildProcess | null;
   /** Resolves when the current child has exited. */
   exited: Promise<void>;
@@ -59,6 +71,7 @@ export class LocalCluster {
   private readonly host: string;
   private readonly members: string;
   private readonly mainPath: string;
+  private readonly dir: string;
   private stopping = false;
   /** Called when a node exits while the cluster is not stopping. */
   onUnexpectedExit: ((node: LocalNode) => void) | undefined;
@@ -70,6 +83,7 @@ export class LocalCluster {
     this.mainPath = options.mainPath ?? defaultMainPath();
     const base = options.basePort ?? 7001;
     const dir = resolve(options.dir);
+    this.dir = dir;
     this.nodes = [];
     for (let i = 1; i <= options.nodes; i++) {
       const p = options.ports?.[i - 1];
@@ -82,6 +96,10 @@ export class LocalCluster {
         endpoint: `${this.host}:${clientPort}`,
         dataDir: join(dir, `n${i}`),
         logPath: join(dir, `n${i}.log`),
+        joined: false,
+        membersArg: null,
+        retired: false,
+        expectExit: false,
         child: null,
         exited: Promise.resolve(),
         lastExit: null,
@@ -90,20 +108,159 @@ export class LocalCluster {
     this.members = this.nodes.map((n) => `${n.id}=${this.host}:${n.clientPort}/${n.peerPort}`).join(',');
   }
 
+  /** Client endpoints of the nodes that are not retired. */
   endpoints(): string[] {
-    return this.nodes.map((n) => n.endpoint);
+    return this.active().map((n) => n.endpoint);
+  }
+
+  /** The nodes that are not retired (initial and added ones). */
+  active(): LocalNode[] {
+    return this.nodes.filter((n) => !n.retired);
   }
 
   node(id: number): LocalNode {
-    const n = this.nodes[id - 1];
+    const n = this.nodes.find((x) => x.id === id);
     if (n === undefined) throw new RangeError(`no node ${id}`);
     return n;
   }
 
-  /** Spawns every node that is not running. */
+  /** `ID=HOST:CLIENTPORT/PEERPORT` of a node, as `--members` lists it. */
+  memberEntry(n: Pick<LocalNode, 'id' | 'clientPort' | 'peerPort'>): string {
+    return `${n.id}=${this.host}:${n.clientPort}/${n.peerPort}`;
+  }
+
+  /** Spawns every node that is not running (retired ones stay down). */
   startAll(): void {
     this.stopping = false;
-    for (const n of this.nodes) if (n.child === null) this.spawnNode(n);
+    for (const n of this.nodes) if (n.child === null && !n.retired) this.spawnNode(n);
+  }
+
+  /**
+   * Adds a node to the running cluster: the next id, free ports (unless
+   * given), and spawns it with `--join`; its `--members` lists the nodes not
+   * retired plus itself (or `members`, e.g. jepsen-lite's proxied list). The
+   * meta group then moves replicas onto it. Restarts reuse the same arguments.
+   */
+  async addNode(o: { readonly ports?: { readonly client: number; readonly peer: number }; readonly members?: string } = {}): Promise<LocalNode> {
+    const id = Math.max(0, ...this.nodes.map((n) => n.id)) + 1;
+    const p = o.ports ?? (await freePortPairs(1, this.host))[0]!;
+    const base = { id, clientPort: p.client, peerPort: p.peer };
+    const members = o.members ?? [...this.active().map((n) => this.memberEntry(n)), this.memberEntry(base)].join(',');
+    const n: LocalNode = {
+      ...base,
+      endpoint: `${this.host}:${p.client}`,
+      dataDir: join(this.dir, `n${id}`),
+      logPath: join(this.dir, `n${id}.log`),
+      joined: true,
+      membersArg: members,
+      retired: false,
+      expectExit: false,
+      child: null,
+      exited: Promise.resolve(),
+      lastExit: null,
+    };
+    this.nodes.push(n);
+    this.spawnNode(n);
+    return n;
+  }
+
+  /**
+   * Stops one node's process on purpose: SIGTERM, SIGKILL after graceMs.
+   * `retire` marks it gone for good (after `node remove` reported it removed).
+   */
+  async stopNode(id: number, o: { readonly graceMs?: number; readonly retire?: boolean } = {}): Promise<void> {
+    const n = this.node(id);
+    if (o.retire === true) n.retired = true;
+    const child = n.child;
+    if (child === null || child.pid === undefined) return;
+    n.expectExit = true;
+    signalPid(child.pid, 'SIGCONT'); // a paused node cannot act on SIGTERM
+    signalPid(child.pid, 'SIGTERM');
+    if (!(await withTimeout(n.exited, o.graceMs ?? 5000))) {
+      signalPid(child.pid, 'SIGKILL');
+      await withTimeout(n.exited, 5000);
+    }
+  }
+
+  /**
+   * The shard map as node `n` serves it (the `map` op over one WebSocket), or
+   * null when it does not answer in time or answers something unparsable.
+   */
+  async fetchMap(n: LocalNode, timeoutMs = 1000): Promise<ParsedShardMap | null> {
+    const result = await requestOnce(n.endpoint, { id: 1, op: 'map' }, timeoutMs);
+    if (result === null || result['ok'] !== true) return null;
+    try {
+      return parseShardMap(result);
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Sends an operator command (`nodeAdd`, `nodeRemove`, `join`, `shardSplit`;
+   * docs/protocol.md) to the meta leader: tries the running nodes in turn and
+   * follows NOT_LEADER hints; retries on no answer, UNAVAILABLE and TIMEOUT
+   * until timeoutMs. Resolves with the last response (ok or an error frame);
+   * throws when no node answered at all.
+   */
+  async admin(command: Readonly<Record<string, unknown>> & { readonly op: string }, timeoutMs = 10_000): Promise<AdminResponse> {
+    const deadline = Date.now() + timeoutMs;
+    let hint: string | null = null;
+    let last: AdminResponse | null = null;
+    for (let attempt = 0; ; attempt++) {
+      const running = this.active().filter((n) => n.child !== null);
+      const target = hint ?? running[attempt % Math.max(1, running.length)]?.endpoint;
+      hint = null;
+      if (target !== undefined) {
+        const left = Math.max(200, deadline - Date.now());
+        const r = await requestOnce(target, { ...command, id: 1 }, Math.min(left, 5000));
+        if (r !== null) {
+          last = toAdminResponse(r);
+          if (last.ok) return last;
+          const code = last.code;
+          const err = r['error'];
+          const e = typeof err === 'object' && err !== null ? (err as Record<string, unknown>) : {};
+          if (code === 'NOT_LEADER') hint = this.endpointOfHint(e['leader'], e['leaderUrl']);
+          else if (code !== 'UNAVAILABLE' && code !== 'TIMEOUT' && code !== 'CLOSED') return last;
+        }
+      }
+      if (Date.now() >= deadline) {
+        if (last !== null) return last;
+        throw new Error(`${command.op}: no node answered within ${timeoutMs} ms`);
+      }
+      if (hint === null) await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** The client endpoint a NOT_LEADER hint names ("n3" or a ws URL), if it is one of ours. */
+  private endpointOfHint(leader: unknown, leaderUrl: unknown): string | null {
+    if (typeof leader === 'string') {
+      const m = /^n(\d+)$/.exec(leader);
+      const n = m === null ? undefined : this.nodes.find((x) => x.id === Number(m[1]) && !x.retired);
+      if (n !== undefined) return n.endpoint;
+    }
+    if (typeof leaderUrl === 'string') {
+      const n = this.nodes.find((x) => !x.retired && endpointUrl(x.endpoint) === leaderUrl);
+      if (n !== undefined) return n.endpoint;
+    }
+    return null;
+  }
+
+  /**
+   * Waits until the maps of the running nodes other than `id` no longer list
+   * node `id` (removed nodes leave the map) nor name it in any shard or the
+   * meta group; then stops and retires it. Throws after timeoutMs.
+   */
+  async waitRemovedAndRetire(id: number, timeoutMs: number): Promise<void> {
+    const name = nodeName(id);
+    await pollUntil(timeoutMs, async () => {
+      const others = this.active().filter((n) => n.id !== id && n.child !== null);
+      const maps = await Promise.all(others.map((n) => this.fetchMap(n)));
+      const answered = maps.filter((m): m is ParsedShardMap => m !== null);
+      if (answered.length === 0) return undefined;
+      return answered.every((m) => !mapMentions(m, name)) ? true : undefined;
+    }, () => `node ${id} was not removed from the shard map within ${timeoutMs} ms`);
+    await this.stopNode(id, { retire: true });
   }
 
   /** Spawns node `id` (again) with the same data dir. */
@@ -122,7 +279,8 @@ export class LocalCluster {
       '--peer-listen',
       `${this.host}:${n.peerPort}`,
       '--members',
-      this.options.membersFor?.(n.id) ?? this.members,
+      n.membersArg ?? this.options.membersFor?.(n.id) ?? this.members,
+      ...(n.joined ? ['--join'] : []),
       '--secret',
       this.secret,
       '--log-format',
@@ -139,11 +297,12 @@ export class LocalCluster {
     }
     n.child = child;
     n.lastExit = null;
+    n.expectExit = false;
     n.exited = new Promise<void>((done) => {
       child.once('exit', (code, signal) => {
         if (n.child === child) n.child = null;
         n.lastExit = { code, signal };
-        if (!this.stopping) this.onUnexpectedExit?.(n);
+        if (!this.stopping && !n.expectExit) this.onUnexpectedExit?.(n);
         done();
       });
       child.once('error', () => {
@@ -177,7 +336,7 @@ export class LocalCluster {
 
   /** Waits until the running nodes (or those in `ids`) answer /health; throws after timeoutMs. */
   async waitHealthy(timeoutMs: number, ids?: readonly number[]): Promise<void> {
-    const targets = ids?.map((id) => this.node(id)) ?? this.nodes;
+    const targets = ids?.map((id) => this.node(id)) ?? this.active();
     await pollUntil(timeoutMs, async () => {
       for (const n of targets) {
         if (n.child === null) throw new Error(`node ${n.id} exited (${exitText(n)}); see ${n.logPath}`);
@@ -193,7 +352,7 @@ export class LocalCluster {
    */
   async waitLeader(timeoutMs: number, exclude: readonly number[] = []): Promise<NodeStatus> {
     return pollUntil(timeoutMs, async () => {
-      const running = this.nodes.filter((n) => n.child !== null && !exclude.includes(n.id));
+      const running = this.active().filter((n) => n.child !== null && !exclude.includes(n.id));
       const statuses = (await Promise.all(running.map((n) => this.health(n)))).filter((s): s is NodeStatus => s !== null);
       if (statuses.length === 0) return undefined;
       const leader = statuses.find((s) => s.role === 'leader');
@@ -238,6 +397,58 @@ export class LocalCluster {
       await withTimeout(all, 5000);
     }
   }
+}
+
+/** An operator command's answer: its result fields, or the error's code and message. */
+export type AdminResponse =
+  | { readonly ok: true; readonly result: Readonly<Record<string, unknown>> }
+  | { readonly ok: false; readonly code: string; readonly message: string };
+
+function toAdminResponse(r: Readonly<Record<string, unknown>>): AdminResponse {
+  if (r['ok'] === true) return { ok: true, result: r };
+  const e = r['error'];
+  const err = typeof e === 'object' && e !== null ? (e as Record<string, unknown>) : {};
+  return { ok: false, code: String(err['code'] ?? 'UNKNOWN'), message: String(err['message'] ?? '') };
+}
+
+/** True when the map lists node `name` as a member, or as a voter or learner of a shard or of the meta group. */
+export function mapMentions(m: ParsedShardMap, name: string): boolean {
+  if (m.members.some((x) => x.node === name)) return true;
+  const groups = m.meta === undefined ? [...m.shards] : [...m.shards, m.meta];
+  return groups.some((g) => g.replicas.includes(name) || (g.learners ?? []).includes(name));
+}
+
+/**
+ * Sends one request frame to a node's client API on a fresh WebSocket and
+ * returns the response frame with the same id (ok or not); null when the
+ * socket fails or closes, or nothing answers within timeoutMs.
+ */
+export function requestOnce(endpoint: string, frame: Readonly<Record<string, unknown>>, timeoutMs: number): Promise<Record<string, unknown> | null> {
+  return new Promise((done) => {
+    let settled = false;
+    const ws = new WebSocket(endpointUrl(endpoint));
+    const finish = (v: Record<string, unknown> | null): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      ws.removeAllListeners();
+      ws.on('error', () => undefined);
+      ws.terminate();
+      done(v);
+    };
+    const timer = setTimeout(() => finish(null), timeoutMs);
+    ws.once('open', () => ws.send(JSON.stringify(frame)));
+    ws.on('message', (data: WebSocket.RawData) => {
+      try {
+        const msg: unknown = JSON.parse(data.toString());
+        if (typeof msg === 'object' && msg !== null && (msg as Record<string, unknown>)['id'] === frame['id']) finish(msg as Record<string, unknown>);
+      } catch {
+        finish(null);
+      }
+    });
+    ws.once('error', () => finish(null));
+    ws.once('close', () => finish(null));
+  });
 }
 
 /** The last `lines` lines of a node's log (for error messages). */

@@ -38,6 +38,14 @@ const commands: Record<string, { summary: string; load: () => Promise<Entry> }> 
     summary: 'cas KEY EXPECTED NEW [--expect-absent] [--delete] --endpoints HOST:PORT,...',
     load: async () => (await import('./kv.js')).casMain,
   },
+  node: {
+    summary: 'node add ID HOST:CLIENTPORT/PEERPORT | node remove ID --endpoints HOST:PORT,... (prints the map version)',
+    load: async () => (await import('./admin.js')).nodeMain,
+  },
+  shard: {
+    summary: 'shard split SHARD [--at POINT] --endpoints HOST:PORT,... (prints the new shard and the map version)',
+    load: async () => (await import('./admin.js')).shardMain,
+  },
   status: {
     summary: 'a table of the nodes (id, role, term, commit, applied, address, pid): --endpoints HOST:PORT,... [--json]',
     load: async () => (await import('./status.js')).main,

@@ -27,17 +27,20 @@ const FLAGS: Record<string, string> = {
   '--config': 'config',
   '--shards': 'shards',
   '--replication': 'replication',
+  '--down-timeout-ms': 'downTimeoutMs',
 };
 
 /** Flags without a value. */
 const SWITCHES: Record<string, string> = {
   '--unsafe-stale-reads': 'unsafeStaleReads',
+  '--join': 'join',
 };
 
 const USAGE = `usage: raftcache start --id N --data DIR --listen HOST:PORT --peer-listen HOST:PORT
          --members ID=HOST:CLIENTPORT/PEERPORT,... --secret S
          [--config FILE.json] [--log-format json|pretty] [--log-level info] [--token T]
-         [--shards S] [--replication R]   (every node of a cluster must be given the same)
+         [--shards S] [--replication R] [--down-timeout-ms MS]   (every node of a cluster must be given the same)
+         [--join]   (join a running cluster: --members lists running nodes and this one)
          [--unsafe-stale-reads]   (TEST ONLY: reads skip ReadIndex and may be stale)
 `;
 
@@ -94,7 +97,7 @@ export async function loadStartConfig(argv: readonly string[]): Promise<NodeConf
   const merged: Record<string, unknown> = { ...base };
   for (const [field, text] of Object.entries(flags)) {
     if (field === 'config') continue;
-    if (field === 'id' || field === 'shards' || field === 'replication') merged[field] = /^\d+$/.test(text) ? Number(text) : text;
+    if (field === 'id' || field === 'shards' || field === 'replication' || field === 'downTimeoutMs') merged[field] = /^\d+$/.test(text) ? Number(text) : text;
     else if (field === 'members') merged['members'] = parseMembersFlag(text);
     else if (field in SWITCHES_BY_FIELD) merged[field] = true;
     else merged[field] = text;

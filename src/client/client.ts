@@ -22,6 +22,11 @@
  * - Failures are retried with capped, jittered backoff up to the operation's
  *   deadline; the final rejection is a RaftcacheError whose `definite` is false
  *   whenever an attempt of the write may have been applied.
+ * - Operator commands (nodeAdd, nodeRemove, join, shardSplit) go to the meta
+ *   group's leader, following NOT_LEADER hints; they are never repeated once an
+ *   attempt may have been applied, and REJECTED (the meta group refused) is final.
+ * - watchMap() (or `watchMap: true`) subscribes to map pushes on one node and
+ *   refreshes the map whenever a push announces a newer version.
  */
 import { hashKey } from '../shard/index.js';
 import { NodeConnection } from './connection.js';
@@ -30,11 +35,12 @@ import { ConnectionFailure, RaftcacheError } from './errors.js';
 import { NearCache } from './near-cache.js';
 import type { NearCacheOptions, NearCacheStats } from './near-cache.js';
 import { MapKeeper } from './map-keeper.js';
+import { MapWatch } from './map-watch.js';
 import { endpointUrl, toNodeStatus } from './protocol.js';
-import type { Consistency, NodeStatus, RequestFrame, ResponseFrame, SessionField, WireError } from './protocol.js';
+import type { Consistency, NodeAddress, NodeStatus, RequestFrame, ResponseFrame, SessionField, WireError } from './protocol.js';
 import { ClientSession } from './session.js';
-import { RoutingTable } from './shard-map.js';
-import type { ShardMapData, ShardRoute } from './shard-map.js';
+import { RoutingTable, ShardRoute } from './shard-map.js';
+import type { ShardMapData } from './shard-map.js';
 
 export interface RaftcacheClientOptions {
   /** Seed nodes: "host:port" or ws URLs. */
@@ -69,6 +75,21 @@ export interface RaftcacheClientOptions {
    * mapVersions seen in responses refresh it in any case.
    */
   readonly mapPollMs?: number;
+  /**
+   * Subscribe to map pushes (`watch`) on connect() (default false): the client
+   * refreshes its map as soon as a node adopts a newer one. See watchMap().
+   */
+  readonly watchMap?: boolean;
+}
+
+/** The outcome of an operator command: the shard map's version after it. */
+export interface AdminResult {
+  readonly version: number;
+}
+
+/** The outcome of shardSplit: the map version and the new shard's id. */
+export interface SplitResult extends AdminResult {
+  readonly shard: number;
 }
 
 export interface ReadOptions {
@@ -131,6 +152,8 @@ interface Plan {
   readonly session: { readonly field: SessionField; readonly owner: ClientSession } | null;
   readonly locate: Locate;
   readonly deadline: number;
+  /** Only the leader answers ok (operator commands): an ok answer names the leader when none was known. */
+  readonly okMeansLeader?: boolean;
 }
 
 /**
@@ -163,6 +186,11 @@ export class RaftcacheClient {
   private readonly downUntil = new Map<string, number>();
 
   private readonly maps: MapKeeper;
+  private readonly watcher: MapWatch;
+  private readonly watchOnConnect: boolean;
+  /** Where operator commands go: every member, the meta leader as last learned. */
+  private meta: ShardRoute | null = null;
+  private metaMembers: readonly string[] | null = null;
 
   /** Sessions per shard group (the server keeps sessions per Raft group). */
   private readonly sessions = new Map<number, ClientSession>();
@@ -188,6 +216,7 @@ export class RaftcacheClient {
     this.defaultConsistency = options.consistency ?? 'linearizable';
     this.discover = options.discover ?? true;
     this.mapPollMs = options.mapPollMs ?? 0;
+    this.watchOnConnect = options.watchMap ?? false;
     this.nearCache = options.nearCache !== undefined ? new NearCache(options.nearCache) : null;
     const connectTimeoutMs = options.connectTimeoutMs ?? Math.min(this.attemptTimeoutMs, 1000);
     this.connOptions = {
@@ -195,6 +224,8 @@ export class RaftcacheClient {
       connectTimeoutMs,
       sweepMs: Math.max(5, Math.min(50, Math.floor(this.attemptTimeoutMs / 10))),
       onMapVersion: (v) => this.maps.note(v),
+      onPush: (url, push) => this.watcher.onPush(url, push),
+      onDrop: (url) => this.watcher.onDrop(url),
       ...(options.token !== undefined ? { token: options.token } : {}),
       ...(options.maxPayload !== undefined ? { maxPayload: options.maxPayload } : {}),
     };
@@ -212,6 +243,13 @@ export class RaftcacheClient {
       this.seeds,
       this.closedSignal,
     );
+    this.watcher = new MapWatch({
+      request: (url, frame, deadline) => this.conn(url).request(frame, deadline),
+      sources: () => [...new Set([...this.memberUrls, ...this.seeds])],
+      note: (v) => this.maps.note(v),
+      attemptTimeoutMs: this.attemptTimeoutMs,
+      retryMs: Math.max(this.backoffMaxMs, 100),
+    });
   }
 
   /** The routing table in use (the map keeper replaces it on refresh). */
@@ -270,6 +308,8 @@ export class RaftcacheClient {
             await this.maps.load(url, deadline);
             this.mapTried = true;
             this.maps.startPolling(this.mapPollMs);
+            // Failing to subscribe does not fail connect(): it retries in the background.
+            if (this.watchOnConnect) this.watcher.ensure();
             return;
           }
           last = `${url}: ${res.error?.code ?? 'error'} ${res.error?.message ?? ''}`;
@@ -398,6 +438,90 @@ export class RaftcacheClient {
     }
   }
 
+  // ---- the map watch ----
+
+  /**
+   * Subscribes to shard map pushes on one node (`watch`): from then on the
+   * client fetches the map as soon as a push announces a newer version, and
+   * re-subscribes on another member when that socket drops. Resolves with the
+   * version the node reported. Rejects with BAD_REQUEST when no node supports
+   * `watch`, UNAVAILABLE when none answered within timeoutMs.
+   */
+  async watchMap(): Promise<number> {
+    this.checkOpen(false);
+    const deadline = Date.now() + this.timeoutMs;
+    if (!this.mapTried && this.discover) await this.firstMap(deadline);
+    return this.watcher.start(deadline);
+  }
+
+  /** Map version pushes received (`{event: "map"}` frames on the watched socket). */
+  get mapPushes(): number {
+    return this.watcher.pushes;
+  }
+
+  // ---- operator commands (the meta group) ----
+
+  /** Admits a node (new, or removed before): the cluster moves replicas onto it. */
+  nodeAdd(node: NodeAddress): Promise<AdminResult> {
+    return this.admin({ id: 0, op: 'nodeAdd', node: addressField(node) });
+  }
+
+  /** Drains node `id`: its replicas move away, then it is `removed` (and may be stopped). */
+  nodeRemove(id: number): Promise<AdminResult> {
+    return this.admin({ id: 0, op: 'nodeRemove', node: id });
+  }
+
+  /** A starting node announces itself (`raftcache start --join`): registered and admitted. */
+  join(node: NodeAddress): Promise<AdminResult> {
+    return this.admin({ id: 0, op: 'join', node: addressField(node) });
+  }
+
+  /** Splits data shard `shard` at ring point `at` (default: the middle of its span) into a new shard. */
+  async shardSplit(shard: number, at?: number): Promise<SplitResult> {
+    const frame: RequestFrame = { id: 0, op: 'shardSplit', shard };
+    if (at !== undefined) frame['at'] = at;
+    const r = await this.admin(frame);
+    if (r.shard === undefined) throw new RaftcacheError({ code: 'INTERNAL', message: 'shardSplit: no shard id in the response', definite: false });
+    return { version: r.version, shard: r.shard };
+  }
+
+  /**
+   * Sends an operator command to the meta leader: any member answers
+   * NOT_LEADER with the meta leader's URL, which the retry loop follows.
+   * Not retried once an attempt may have been applied (a repeated nodeAdd
+   * would be refused, a repeated split would split again): that ends in
+   * TIMEOUT with definite false. REJECTED is thrown as is (definite).
+   */
+  private async admin(frame: RequestFrame): Promise<{ version: number; shard?: number }> {
+    const res = await this.execute(frame, {
+      route: 'leader',
+      isWrite: true,
+      retrySafe: false,
+      session: null,
+      locate: () => this.metaRoute(),
+      deadline: Date.now() + this.timeoutMs,
+      okMeansLeader: true,
+    });
+    const version = res['version'];
+    if (typeof version !== 'number') {
+      throw new RaftcacheError({ code: 'INTERNAL', message: `${frame.op}: no version in the response`, definite: false });
+    }
+    this.maps.note(version);
+    const shard = res['shard'];
+    return typeof shard === 'number' ? { version, shard } : { version };
+  }
+
+  /** The meta group's route: every member (any of them redirects), rebuilt when the members change. */
+  private metaRoute(): ShardRoute {
+    let r = this.meta;
+    if (r === null || this.metaMembers !== this.memberUrls) {
+      r = new ShardRoute(0, r?.group ?? 0, [...this.memberUrls], r?.leaderUrl ?? null);
+      this.meta = r;
+      this.metaMembers = this.memberUrls;
+    }
+    return r;
+  }
+
   /** `status` of one node: the first shard's leader when known, else any of its replicas. */
   async status(): Promise<NodeStatus> {
     const first = (): ShardRoute => this.table.routes[0] as ShardRoute;
@@ -441,6 +565,7 @@ export class RaftcacheClient {
     if (this.closed) return;
     this.closed = true;
     this.maps.close();
+    this.watcher.close();
     this.signalClosed();
     for (const c of this.conns.values()) c.close();
   }
@@ -715,6 +840,7 @@ export class RaftcacheClient {
         const res = await this.conn(url).request(frame, Math.min(deadline, Date.now() + this.attemptTimeoutMs));
         if (res.ok) {
           if (this.downUntil.size > 0) this.downUntil.delete(url);
+          if (plan.okMeansLeader === true && shard.leaderUrl === null) shard.leaderUrl = url;
           const v = res['mapVersion'];
           if (typeof v === 'number') this.maps.note(v);
           return res;
@@ -784,6 +910,8 @@ export class RaftcacheClient {
     for (const m of map.members) this.nodeUrls.set(m.node, m.url);
     this.memberUrls = map.members.map((m) => m.url);
     if (map.version !== old.version) this.nearCache?.clear();
+    const metaLeader = map.meta?.leader ?? null;
+    if (metaLeader !== null) this.metaRoute().leaderUrl = this.nodeUrls.get(metaLeader) ?? null;
   }
 
   private hintUrl(err: WireError): string | null {
@@ -878,6 +1006,11 @@ export class RaftcacheClient {
   private checkOpen(maybeApplied: boolean): void {
     if (this.closed) throw new RaftcacheError({ code: 'CLOSED', message: 'client closed', definite: !maybeApplied });
   }
+}
+
+/** The wire form of a node address (only the fields the protocol defines). */
+function addressField(a: NodeAddress): Record<string, unknown> {
+  return { id: a.id, host: a.host, clientPort: a.clientPort, peerPort: a.peerPort };
 }
 
 function viewOf(t: RoutingTable, r: ShardRoute): ShardView {

@@ -7,8 +7,8 @@
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { ConnectionFailure, RaftcacheError } from './errors.js';
-import { decodeResponse } from './protocol.js';
-import type { RequestFrame, ResponseFrame } from './protocol.js';
+import { decodeFrame, isPush } from './protocol.js';
+import type { PushFrame, RequestFrame, ResponseFrame } from './protocol.js';
 
 export interface ConnectionOptions {
   readonly token?: string;
@@ -20,6 +20,10 @@ export interface ConnectionOptions {
   readonly maxPayload?: number;
   /** Called with the `mapVersion` a node reports in its `hello` answer. */
   readonly onMapVersion?: (version: number) => void;
+  /** Called with every push frame (`{event, …}`, no id) a node sends, e.g. map pushes after `watch`. */
+  readonly onPush?: (url: string, push: PushFrame) => void;
+  /** Called when an open socket is lost (not on close()): subscriptions made on it are gone. */
+  readonly onDrop?: (url: string) => void;
 }
 
 interface Pending {
@@ -184,8 +188,13 @@ export class NodeConnection {
       : Array.isArray(data)
         ? Buffer.concat(data).toString('utf8')
         : Buffer.from(data).toString('utf8');
-    const frame = decodeResponse(text);
-    if (frame === null || frame.id === null) return; // a BAD_REQUEST for a frame we did not send, or garbage
+    const frame = decodeFrame(text);
+    if (frame === null) return;
+    if (isPush(frame)) {
+      this.options.onPush?.(this.url, frame);
+      return;
+    }
+    if (frame.id === null) return; // a BAD_REQUEST for a frame we did not send, or garbage
     const p = this.pending.get(frame.id);
     if (p === undefined) return; // late answer to an attempt that timed out
     this.pending.delete(frame.id);
@@ -200,6 +209,7 @@ export class NodeConnection {
   /** Drops the socket but stays usable: the next request reconnects. */
   private dropSocket(reason: string): void {
     const ws = this.ws;
+    const wasOpen = this.state === 'open';
     this.ws = undefined;
     if (this.state !== 'closed') this.state = 'idle';
     this.stopSweep();
@@ -210,6 +220,7 @@ export class NodeConnection {
     }
     this.settleOpen(new ConnectionFailure(`cannot connect to ${this.url}: ${reason}`, false, 'connect'));
     this.failAll(reason, 'lost');
+    if (wasOpen) this.options.onDrop?.(this.url);
   }
 
   private failAll(reason: string, kind: 'lost' | 'closed'): void {

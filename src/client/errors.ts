@@ -6,10 +6,12 @@
 import type { ProtocolErrorCode } from '../protocol/index.js';
 
 /**
- * Codes of the protocol plus the client's own: `CLOSED` (close() was called)
- * and `BAD_MAP` (the server's shard map is malformed; `message` names the field).
+ * Codes of the protocol plus `REJECTED` (the meta group refused an operator
+ * command: definite, never retried; `hints.reason` is its code, e.g.
+ * "NODE_EXISTS") and the client's own: `CLOSED` (close() was called) and
+ * `BAD_MAP` (the server's shard map is malformed; `message` names the field).
  */
-export type KnownErrorCode = ProtocolErrorCode | 'CLOSED' | 'BAD_MAP';
+export type KnownErrorCode = ProtocolErrorCode | 'REJECTED' | 'CLOSED' | 'BAD_MAP';
 
 /** A server may add codes; they arrive as plain strings. */
 export type ErrorCode = KnownErrorCode | (string & {});

@@ -22,6 +22,24 @@ export interface ResponseFrame {
   readonly [field: string]: unknown;
 }
 
+/**
+ * A frame the server pushes without a request: it has `event` and no `id`.
+ * Today only `{event: "map", version}` (after `watch`).
+ */
+export interface PushFrame {
+  readonly event: string;
+  readonly [field: string]: unknown;
+}
+
+/** A node's address, as the operator ops `nodeAdd` and `join` take it. */
+export interface NodeAddress {
+  /** Node id, 1..2^32-1. */
+  readonly id: number;
+  readonly host: string;
+  readonly clientPort: number;
+  readonly peerPort: number;
+}
+
 /** A request frame; `id` is set by the connection on every send. */
 export interface RequestFrame {
   id: number;
@@ -104,13 +122,25 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 
 /** Decodes one text frame; null when it is not a response object. */
 export function decodeResponse(text: string): ResponseFrame | null {
+  const f = decodeFrame(text);
+  return f === null || isPush(f) ? null : f;
+}
+
+export function isPush(f: ResponseFrame | PushFrame): f is PushFrame {
+  return !('id' in f);
+}
+
+/** Decodes one text frame: a response, a push (`event` and no `id`), or null for anything else. */
+export function decodeFrame(text: string): ResponseFrame | PushFrame | null {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
     return null;
   }
-  if (!isRecord(parsed) || typeof parsed['ok'] !== 'boolean') return null;
+  if (!isRecord(parsed)) return null;
+  if (!('id' in parsed)) return typeof parsed['event'] === 'string' ? (parsed as PushFrame) : null;
+  if (typeof parsed['ok'] !== 'boolean') return null;
   const id = parsed['id'];
   if (id !== null && typeof id !== 'number') return null;
   if (parsed['ok'] === false) {

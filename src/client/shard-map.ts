@@ -23,11 +23,20 @@ export interface ShardInfo {
   readonly leader: string | null;
 }
 
+/** The meta group (shard 0: the shard map, the node registry, operator commands) as a map names it. */
+export interface MetaInfo {
+  readonly group: number;
+  /** The meta leader as the answering node knows it (a member's node id), or null. */
+  readonly leader: string | null;
+}
+
 /** A parsed, validated shard map. */
 export interface ShardMapData {
   readonly version: number;
   readonly shards: readonly ShardInfo[];
   readonly members: readonly Member[];
+  /** Absent from servers without a meta group, or when its fields are not usable (it is only a hint). */
+  readonly meta?: MetaInfo;
 }
 
 /** A `map` result that does not describe a usable map; `message` names the field. */
@@ -138,7 +147,15 @@ export function parseShardMap(frame: Readonly<Record<string, unknown>>): ShardMa
   }
   if (next !== RING_LAST + 1) throw new ShardMapError(`ranges leave a gap: [${next}, ${RING_LAST}] is not covered`);
 
-  return { version, shards, members };
+  const meta = metaInfo(frame['meta'], nodes);
+  return meta === undefined ? { version, shards, members } : { version, shards, members, meta };
+}
+
+/** The `meta` field, read leniently: it only gives the client a first guess of where operator ops go. */
+function metaInfo(raw: unknown, nodes: ReadonlySet<string>): MetaInfo | undefined {
+  if (!isRecord(raw) || !isUint(raw['group'], RING_LAST)) return undefined;
+  const leader = raw['leader'];
+  return { group: raw['group'], leader: typeof leader === 'string' && nodes.has(leader) ? leader : null };
 }
 
 function show(x: unknown): string {

@@ -112,6 +112,15 @@ export const nodeConfigSchema = z
     shards: positiveInt.max(4096).default(1),
     /** Replicas (voters) per shard; capped at the number of members. Default: every member with one shard, else 3 (see effectiveReplication). */
     replication: positiveInt.max(9).optional(),
+    /**
+     * This node joins a running cluster instead of bootstrapping one: `members`
+     * then only says where to find the cluster (at least one running node). The
+     * node announces itself to the meta group (`join`), receives the shard map
+     * and hosts whatever the meta leader moves onto it.
+     */
+    join: z.boolean().default(false),
+    /** The meta group marks a node down after this long without a heartbeat; its replicas are then re-placed. Same on every node (bootstrap). */
+    downTimeoutMs: positiveInt.default(30_000),
     /** The leader proposes a clock entry when TTL keys are pending and no entry carried time for this long. */
     clockIntervalMs: positiveInt.default(1000),
     /** Most keys in one touch entry. */

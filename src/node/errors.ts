@@ -15,7 +15,9 @@ export type NodeErrorCode =
   /** The node is shutting down. Not definite. */
   | 'CLOSED'
   /** This node holds no replica of the key's shard (or the keys span shards). Definite. */
-  | 'WRONG_SHARD';
+  | 'WRONG_SHARD'
+  /** The meta group refused an admin command; the message starts with its code (e.g. "NODE_EXISTS: …"). Definite. */
+  | 'REJECTED';
 
 export class NodeError extends Error {
   constructor(

@@ -2,6 +2,7 @@
 export { CacheNode, DATA_GROUP, NODE_GROUP } from './node.js';
 export type { GroupStatus, NodeStartOptions, ReadConsistency } from './node.js';
 export type { WriteOp, WriteOutcome } from './replica.js';
+export type { AdminRequest, AdminResult } from './admin.js';
 export { NodeError } from './errors.js';
 export type { NodeErrorCode } from './errors.js';
 export {

@@ -5,8 +5,10 @@
  * talking. Ranges of the ring come from the consistent-hash layout with
  * bounded loads; replicas of a shard sit on distinct nodes, spread evenly.
  *
- * Until the meta group runs (it will replicate this map and change it when
- * nodes come and go), the map is fixed at this bootstrap layout: version 1.
+ * That bootstrap map (version 1) is the meta group's state at log index 0;
+ * the meta group (Raft group 0) then replicates it and changes it as nodes
+ * come and go, and every node routes by the newest version it has seen
+ * (`ShardLayout.fromState`). A node that joined later starts with no map.
  */
 import { MetaStateMachine, ShardRouter, mapToWire } from '../meta/index.js';
 import type { MetaConfig, MetaState, ShardRecord, WireShardMap } from '../meta/index.js';
@@ -19,19 +21,34 @@ export interface ShardLayoutOptions {
   readonly shards: number;
   /** Voters per shard, capped at the member count. */
   readonly replication: number;
+  /** The meta group marks a node down after this long without a heartbeat (ms). */
+  readonly downTimeoutMs?: number;
 }
+
+/** The version of the bootstrap map. */
+export const BOOTSTRAP_MAP_VERSION = 1;
 
 export class ShardLayout {
   readonly version: number;
   readonly state: MetaState;
-  private readonly router: ShardRouter;
+  private readonly router: ShardRouter | null;
   private readonly byId: ReadonlyMap<number, ShardRecord>;
 
   private constructor(state: MetaState) {
     this.state = state;
     this.version = state.version;
-    this.router = ShardRouter.fromState(state);
+    this.router = state.ranges.length > 0 ? ShardRouter.fromState(state) : null;
     this.byId = new Map(state.shards.map((s) => [s.id, s]));
+  }
+
+  /** The layout of a meta state (a replicated, versioned shard map). */
+  static fromState(state: MetaState): ShardLayout {
+    return new ShardLayout(state);
+  }
+
+  /** No map yet (a node that joins a running cluster, until the map reaches it): every key routes to group 0, which serves no keys. */
+  static empty(): ShardLayout {
+    return new ShardLayout(new MetaStateMachine().state());
   }
 
   static bootstrap(o: ShardLayoutOptions): ShardLayout {
@@ -39,8 +56,8 @@ export class ShardLayout {
     const config: MetaConfig = {
       replication,
       metaReplication: Math.min(o.members.length >= 5 ? 5 : 3, o.members.length),
-      downTimeoutMs: 30_000,
-      maxConcurrentMoves: 1,
+      downTimeoutMs: o.downTimeoutMs ?? 30_000,
+      maxConcurrentMoves: 3,
       loadFactor: 1.25,
       vnodes: 64,
     };
@@ -56,14 +73,34 @@ export class ShardLayout {
     return new ShardLayout(sm.state());
   }
 
-  /** The data shard (= Raft group id) that owns `key`. No allocation. */
+  /** The data shard (= Raft group id) that owns `key` (0: no map yet). No allocation. */
   groupOf(key: string): number {
-    return this.router.shardOf(key);
+    return this.router === null ? 0 : this.router.shardOf(key);
   }
 
-  /** Data shards with a replica on `node`, by id. */
-  groupsOn(node: NodeId): ShardRecord[] {
-    return this.state.shards.filter((s) => s.id !== 0 && s.voters.includes(node));
+  shard(id: number): ShardRecord | undefined {
+    return this.byId.get(id);
+  }
+
+  /** The meta group's leader as the map knows it (0: unknown). */
+  get metaLeader(): NodeId {
+    return this.byId.get(0)?.leader ?? 0;
+  }
+
+  /**
+   * Groups (the meta group 0 included) that should have a replica on `node`:
+   * it is a voter or learner, or a move in flight adds it. Ascending.
+   */
+  groupsFor(node: NodeId): number[] {
+    const out = new Set<number>();
+    for (const s of this.state.shards) if (s.voters.includes(node) || s.learners.includes(node)) out.add(s.id);
+    for (const m of this.state.moves) if (m.add === node) out.add(m.shard);
+    return [...out].sort((a, b) => a - b);
+  }
+
+  /** The node's address in the map, if it is there. */
+  nodeRecord(node: NodeId): MetaState['nodes'][number] | undefined {
+    return this.state.nodes.find((n) => n.id === node);
   }
 
   /** Data shard ids, ascending. */

@@ -1,5 +1,6 @@
 /**
- * One raftcache node process: hosts its replicas (one per Raft group), owns
+ * One raftcache node process: hosts its replicas (one per Raft group: the
+ * data shards it holds, and the meta group if it is one of its members), owns
  * the LevelDB store and the peer transport, drives every group's tick() from
  * one timer, and runs the Ready loop once per event-loop turn:
  *
@@ -9,23 +10,45 @@
  *
  * While a flush is in flight, client requests and peer messages keep flowing
  * into the cores; they form the next turn's batch (group commit + pipelining).
+ *
+ * The shard map: the node routes by the newest map version it has seen — from
+ * its own meta replica, or pushed by the meta leader when a liveness beat shows
+ * a node behind — and hosts exactly the replicas that map gives it
+ * (`reconcile`). On the meta leader, the executor (meta-executor.ts) carries
+ * out the planner's moves, and the node proposes heartbeats of the nodes it
+ * hears and the ticks that mark silent nodes down.
  */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join as joinPath } from 'node:path';
 import { SeededRng } from '../util/rng.js';
 import type { Rng } from '../util/rng.js';
 import { NodeStore } from '../storage/index.js';
+import type { GroupStorage } from '../storage/index.js';
 import { PeerTransport } from '../transport/index.js';
 import type { TransportEvent } from '../transport/index.js';
 import { NONE } from '../raft/index.js';
-import type { Message, NodeId, Role } from '../raft/index.js';
+import type { ConfState, Message, NodeId, RaftConfig, Role } from '../raft/index.js';
+import { decodeMetaState, encodeMetaState, suggestSplit } from '../meta/index.js';
+import type { MetaCommand, MetaResult, MetaState } from '../meta/index.js';
 import { effectiveReplication, memberUrl, nodeName, selfMember } from './config.js';
 import type { Member, NodeConfig } from './config.js';
 import { NodeError } from './errors.js';
 import type { Logger } from './logger.js';
 import { MetricsText } from './metrics.js';
-import { ShardLayout } from './layout.js';
+import { BOOTSTRAP_MAP_VERSION, ShardLayout } from './layout.js';
 import { checkLayoutFile } from './layout-file.js';
 import { Replica } from './replica.js';
 import type { WriteOp, WriteOutcome } from './replica.js';
+import type { CacheStateMachine } from '../cache/index.js';
+import type { AdminRequest, AdminResult } from './admin.js';
+import type { ConfReport, ConfRequestOp, GroupDriver } from './group-driver.js';
+import { MetaReplica } from './meta-replica.js';
+import { MetaExecutor } from './meta-executor.js';
+import { NODE_GROUP, decodeNodeMessage, encodeNodeMessage } from './node-messages.js';
+import type { NodeMessage } from './node-messages.js';
+import { announceJoin } from './join.js';
+
+export { NODE_GROUP } from './node-messages.js';
 
 /** The tick at which a starting node campaigns in the shards it should lead (peer links are up by then). */
 const CAMPAIGN_PREFERRED_TICK = 3;
@@ -33,43 +56,28 @@ const CAMPAIGN_PREFERRED_TICK = 3;
 /** Ticks between two leader-balance rounds (see balanceLeaders): one transfer per round. */
 const BALANCE_EVERY_TICKS = 10;
 
-/** The shard of a one-shard cluster (group 0 is reserved for the meta group). */
+/** Ticks between two executor rounds on the meta leader. */
+const EXECUTE_EVERY_TICKS = 1;
+
+/** Ticks between two rounds in which every shard leader re-reports its groups to the meta leader. */
+const REPORT_EVERY_TICKS = 50;
+
+/** A node whose beats show an older map gets the map pushed at most this often (ticks). */
+const PUSH_EVERY_TICKS = 5;
+
+/** Ticks between two join announcements of a joining node. */
+const JOIN_EVERY_TICKS = 10;
+
+/** The shard of a one-shard cluster (group 0 is the meta group). */
 export const DATA_GROUP = 1;
 
-/**
- * Pseudo group id of node-level messages. The peer transport carries only
- * (group, Raft message) pairs, so a node-level message travels as a
- * `read-index` message of this group whose context holds the payload; it never
- * reaches a Raft core. Used for followers' touch reports.
- */
-export const NODE_GROUP = 0xffffffff;
-const TOUCH_PREFIX = 'touch:';
+/** The meta group's Raft group id. */
+const META_GROUP = 0;
 
-function encodeTouchReport(from: NodeId, to: NodeId, group: number, keys: readonly string[]): Message {
-  return { type: 'read-index', from, to, term: 0, context: TOUCH_PREFIX + JSON.stringify({ group, keys }) };
-}
+const MAP_FILE = 'raftcache-map.json';
 
-function decodeTouchReport(m: Message): { group: number; keys: string[] } | null {
-  if (m.type !== 'read-index' || !m.context.startsWith(TOUCH_PREFIX)) return null;
-  try {
-    const v: unknown = JSON.parse(m.context.slice(TOUCH_PREFIX.length));
-    if (typeof v !== 'object' || v === null) return null;
-    const { group, keys } = v as { group?: unknown; keys?: unknown };
-    if (typeof group !== 'number' || !Array.isArray(keys)) return null;
-    const out: string[] = [];
-    for (const k of keys) if (typeof k === 'string') out.push(k);
-    return { group, keys: out };
-  } catch {
-    return null;
-  }
-}
-
-const ALIVE_PREFIX = 'alive:';
-
-/** One liveness heartbeat per node pair per tick (NODE_GROUP); `incarnation` changes when the node restarts. */
-function encodeAlive(from: NodeId, to: NodeId, incarnation: string): Message {
-  return { type: 'read-index', from, to, term: 0, context: ALIVE_PREFIX + incarnation };
-}
+/** Term of the snapshot a group created by a split starts from (any value works: every replica uses the same). */
+const SPLIT_TERM = 1;
 
 /** What this node knows of a peer node's liveness (quiescence needs it: quiet groups do not heartbeat). */
 interface PeerLiveness {
@@ -77,6 +85,12 @@ interface PeerLiveness {
   lastHeard: number;
   incarnation: string;
   down: boolean;
+  /** The map version the peer said it routes by. */
+  mapVersion: number;
+  /** Tick of the last map pushed to it. */
+  lastPush: number;
+  /** The map says the node was removed: no beats to it, but its beats still get it the map (so it drops its last replicas). */
+  removed: boolean;
 }
 
 export type ReadConsistency = 'linearizable' | 'lease' | 'stale';
@@ -104,13 +118,28 @@ export class CacheNode {
   readonly config: NodeConfig;
   readonly logger: Logger;
   readonly members: readonly Member[];
-  /** Which shard owns a key and which nodes hold each shard. */
-  readonly layout: ShardLayout;
   private readonly store: NodeStore;
   private readonly transport: PeerTransport;
+  /** Which shard owns a key and which nodes hold each shard: the newest map seen. */
+  private currentLayout: ShardLayout;
+  /** The bootstrap map (founding nodes; null for a node that joined): the meta group's state at index 0. */
+  private readonly bootstrapState: MetaState | null;
+  /** Data shards' replicas. */
   private readonly replicas = new Map<number, Replica>();
-  /** Ids of the hosted shards, ascending (set once at start). */
+  /** The meta group's replica, when this node is one of its members. */
+  private meta: MetaReplica | null = null;
+  /** Every replica (data shards and the meta group): what the Ready loop and the tick drive. */
+  private readonly drivers = new Map<number, GroupDriver>();
+  /** Data shards hosted here, ascending. */
   private hosted: readonly number[] = [];
+  /** Replicas the map no longer gives this node: dropped at the next turn without a flush in flight. */
+  private readonly toDrop = new Set<number>();
+  private readonly rng: SeededRng;
+  private readonly executor: MetaExecutor;
+  /** Groups this node leads whose membership or leadership changed: reported to the meta leader at the next tick. */
+  private readonly reportDirty = new Set<number>();
+  private metaLeaderSince = -1;
+  private mapSaving: Promise<void> = Promise.resolve();
   private tickTimer: NodeJS.Timeout | null = null;
   private turnScheduled = false;
   private flushing = false;
@@ -124,18 +153,44 @@ export class CacheNode {
   private readonly peerLiveness = new Map<NodeId, PeerLiveness>();
   private leaderTransfers = 0;
   private flushes = 0;
+  private replicasAdded = 0;
+  private replicasDropped = 0;
+  private joining = false;
+  /** The split this node (meta leader) waits for, if any: moves pause meanwhile. */
+  private splitting: { newGroup: number; done: () => void; timer: NodeJS.Timeout } | null = null;
+  private joinInFlight = false;
   private readonly runTurnFn = (): void => this.runTurn();
+  private readonly mapListeners = new Set<(version: number) => void>();
 
-  private constructor(config: NodeConfig, logger: Logger, store: NodeStore, transport: PeerTransport, layout: ShardLayout, incarnation: string) {
-    this.layout = layout;
-    this.incarnation = incarnation;
-    for (const m of config.members) if (m.id !== config.id) this.peerLiveness.set(m.id, { lastHeard: 0, incarnation: '', down: false });
+  private constructor(
+    config: NodeConfig,
+    logger: Logger,
+    store: NodeStore,
+    transport: PeerTransport,
+    layout: ShardLayout,
+    bootstrapState: MetaState | null,
+    rng: SeededRng,
+  ) {
+    this.currentLayout = layout;
+    this.bootstrapState = bootstrapState;
+    this.rng = rng;
+    this.incarnation = rng.int(0x7fffffff).toString(36);
     this.id = config.id;
     this.config = config;
     this.logger = logger;
     this.members = config.members;
     this.store = store;
     this.transport = transport;
+    this.executor = new MetaExecutor({
+      propose: (cmd) => this.proposeMeta(cmd),
+      request: (group, op, node, targets) => {
+        for (const t of targets) {
+          if (t === this.id) this.onConfRequest(this.id, group, op, node);
+          else this.sendNode(t, { kind: 'conf-request', group, op, node });
+        }
+      },
+      now: () => Date.now(),
+    });
   }
 
   /** Opens the data dir, starts the peer transport and the tick timer. */
@@ -143,8 +198,10 @@ export class CacheNode {
     const c = o.config;
     const rng = new SeededRng(o.seed ?? (c.id * 7919 + Date.now()) >>> 0);
     const store = await NodeStore.open(c.data);
+    let saved: MetaState | null;
     try {
-      await checkLayoutFile(c.data, { shards: c.shards, replication: effectiveReplication(c) });
+      if (!c.join) await checkLayoutFile(c.data, { shards: c.shards, replication: effectiveReplication(c) });
+      saved = await loadMapFile(c.data);
     } catch (e) {
       await store.close();
       throw e;
@@ -158,53 +215,201 @@ export class CacheNode {
       maxFrameBytes: Math.max(16 << 20, c.raft.maxSizePerMsg * 2),
       logger: (e: TransportEvent) => logTransport(o.logger, e),
     });
-    const layout = ShardLayout.bootstrap({ members: c.members, shards: c.shards, replication: effectiveReplication(c) });
-    const node = new CacheNode(c, o.logger, store, transport, layout, rng.int(0x7fffffff).toString(36));
-    for (const shard of layout.groupsOn(c.id)) {
-      const voters = [...shard.voters].sort((a, b) => a - b);
-      node.replicas.set(shard.id, node.newReplica(shard.id, voters, rng.fork(), transport));
-    }
-    node.hosted = [...node.replicas.keys()].sort((a, b) => a - b); // fixed for the node's life
+    const bootstrap = c.join
+      ? null
+      : ShardLayout.bootstrap({ members: c.members, shards: c.shards, replication: effectiveReplication(c), downTimeoutMs: c.downTimeoutMs }).state;
+    let layout = bootstrap !== null ? ShardLayout.fromState(bootstrap) : ShardLayout.empty();
+    if (saved !== null && saved.version > layout.version) layout = ShardLayout.fromState(saved);
+    const node = new CacheNode(c, o.logger, store, transport, layout, bootstrap, rng);
+    node.reconcile();
+    node.dropPending();
     await store.flush(); // a new group's initial state is durable before we vote
     transport.onBatch((from, batch) => node.onPeerBatch(from, batch.groupIds, batch.messages));
-    const peers = new Map<NodeId, { host: string; port: number }>();
-    for (const m of c.members) if (m.id !== c.id) peers.set(m.id, { host: m.host, port: m.peerPort });
-    transport.setPeers(peers);
+    node.updatePeers();
     try {
       await transport.start();
     } catch (e) {
       await store.close();
       throw e;
     }
+    node.joining = c.join && node.currentLayout.nodeRecord(c.id) === undefined;
     node.tickTimer = setInterval(() => node.tick(), c.raft.tickMs);
     node.scheduleTurn();
     return node;
   }
 
-  private newReplica(groupId: number, voters: number[], rng: Rng, transport: PeerTransport): Replica {
+  /** Which shard owns a key and which nodes hold each shard (the newest map this node has seen). */
+  get layout(): ShardLayout {
+    return this.currentLayout;
+  }
+
+  private raftConfig(rng: Rng): Omit<RaftConfig, 'applied'> {
     const c = this.config;
+    return {
+      id: c.id,
+      electionTick: c.raft.electionTicks,
+      heartbeatTick: c.raft.heartbeatTicks,
+      rng,
+      preVote: c.raft.preVote,
+      checkQuorum: c.raft.checkQuorum,
+      quiesce: c.raft.quiesce,
+      maxSizePerMsg: c.raft.maxSizePerMsg,
+      maxInflightMsgs: c.raft.maxInflightMsgs,
+      maxInflightBytes: c.raft.maxInflightBytes,
+      maxUncommittedBytes: c.raft.maxUncommittedBytes,
+    };
+  }
+
+  /**
+   * The membership a new replica of `group` starts with: a founding node
+   * creating the groups of the bootstrap map starts with the bootstrap voters;
+   * a replica added later starts empty and learns everything (membership
+   * included) from the snapshot its leader sends.
+   */
+  private initialConf(group: number): ConfState {
+    const boot = this.bootstrapState?.shards.find((s) => s.id === group);
+    if (this.currentLayout.version === BOOTSTRAP_MAP_VERSION && boot !== undefined && boot.voters.includes(this.id)) {
+      return { voters: [...boot.voters], learners: [] };
+    }
+    return { voters: [], learners: [] };
+  }
+
+  /**
+   * Makes the hosted replicas match the map: creates the replicas the map gives
+   * this node (voter, learner, or target of a move in flight) and marks for
+   * dropping those it no longer gives it. A replica is only ever dropped when
+   * the map records its removal, which the meta leader records only once the
+   * removal is committed in the group itself.
+   */
+  private reconcile(): void {
+    const want = new Set(this.currentLayout.groupsFor(this.id));
+    let changed = false;
+    for (const g of want) {
+      this.toDrop.delete(g);
+      if (this.drivers.has(g)) continue;
+      this.createReplica(g);
+      changed = true;
+    }
+    for (const g of this.drivers.keys()) {
+      if (want.has(g) || this.currentLayout.shard(g) === undefined) continue;
+      this.toDrop.add(g);
+    }
+    if (changed) this.hosted = [...this.replicas.keys()].sort((a, b) => a - b);
+  }
+
+  private createReplica(g: number): void {
+    const conf = this.initialConf(g);
+    const storage = this.store.group(g, conf);
+    const rng = this.rng.fork();
+    if (g === META_GROUP) {
+      const meta = new MetaReplica(g, {
+        raft: this.raftConfig(rng),
+        storage,
+        bootstrap: this.bootstrapState,
+        logger: this.logger,
+        send: (to, group, m) => this.transport.send(to, group, m),
+        onMapChanged: (state) => this.adoptMap(state),
+        onRoleChanged: (role) => this.onMetaRole(role),
+      });
+      this.meta = meta;
+      this.drivers.set(g, meta);
+    } else {
+      const r = this.newReplica(g, storage, rng);
+      this.replicas.set(g, r);
+      this.drivers.set(g, r);
+    }
+    this.replicasAdded++;
+    this.logger.info({ group: g, voters: conf.voters }, 'replica created');
+  }
+
+  /** Drops the replicas marked by reconcile (never while a flush is in flight: its Readies name them). */
+  private dropPending(): void {
+    if (this.toDrop.size === 0 || this.flushing) return;
+    for (const g of this.toDrop) {
+      const d = this.drivers.get(g);
+      if (d === undefined) continue;
+      d.failAll(new NodeError('WRONG_SHARD', `shard ${g} moved away from ${nodeName(this.id)}`, false));
+      this.drivers.delete(g);
+      this.replicas.delete(g);
+      this.reportDirty.delete(g);
+      if (g === META_GROUP) {
+        this.meta = null;
+        this.onMetaRole('follower');
+      }
+      void this.store.dropGroup(g);
+      this.replicasDropped++;
+      this.logger.info({ group: g }, 'replica dropped (moved away)');
+    }
+    this.toDrop.clear();
+    this.hosted = [...this.replicas.keys()].sort((a, b) => a - b);
+  }
+
+  /** Routes by `state` if it is newer than the current map: saves it, updates peers and replicas, tells listeners. */
+  private adoptMap(state: MetaState): void {
+    if (state.version <= this.currentLayout.version || this.closed) return;
+    this.currentLayout = ShardLayout.fromState(state);
+    this.saveMap(state);
+    this.updatePeers();
+    this.reconcile();
+    if (this.joining && this.currentLayout.nodeRecord(this.id) !== undefined) {
+      this.joining = false;
+      this.logger.info({ version: state.version }, 'joined the cluster');
+    }
+    for (const l of this.mapListeners) l(state.version);
+    this.scheduleTurn();
+  }
+
+  /** Writes the map next to the data (atomically), so a restart routes by it at once. */
+  private saveMap(state: MetaState): void {
+    const dir = this.config.data;
+    const bytes = encodeMetaState(state);
+    this.mapSaving = this.mapSaving
+      .then(async () => {
+        const tmp = joinPath(dir, `${MAP_FILE}.tmp`);
+        await writeFile(tmp, bytes);
+        await rename(tmp, joinPath(dir, MAP_FILE));
+      })
+      .catch((err: unknown) => this.logger.warn({ err: String(err) }, 'could not save the shard map'));
+  }
+
+  /**
+   * Peers: every node of the map and the configured members (the map's
+   * addresses win). Removed nodes stay peers, without beats: a removed node
+   * that still runs gets the map when it beats us, and drops its last replicas.
+   */
+  private updatePeers(): void {
+    const peers = new Map<NodeId, { host: string; port: number }>();
+    for (const m of this.config.members) if (m.id !== this.id) peers.set(m.id, { host: m.host, port: m.peerPort });
+    const removed = new Set<NodeId>();
+    for (const n of this.currentLayout.state.nodes) {
+      if (n.id === this.id) continue;
+      if (n.admin === 'removed') removed.add(n.id);
+      peers.set(n.id, { host: n.host, port: n.peerPort });
+    }
+    for (const id of peers.keys()) {
+      let live = this.peerLiveness.get(id);
+      if (live === undefined) {
+        live = { lastHeard: this.ticks, incarnation: '', down: false, mapVersion: 0, lastPush: -PUSH_EVERY_TICKS, removed: false };
+        this.peerLiveness.set(id, live);
+      }
+      live.removed = removed.has(id);
+    }
+    this.transport.setPeers(peers);
+  }
+
+  private newReplica(groupId: number, storage: GroupStorage, rng: Rng): Replica {
+    const c = this.config;
+    const transport = this.transport;
     return new Replica({
       groupId,
-      raft: {
-        id: c.id,
-        electionTick: c.raft.electionTicks,
-        heartbeatTick: c.raft.heartbeatTicks,
-        rng,
-        preVote: c.raft.preVote,
-        checkQuorum: c.raft.checkQuorum,
-        quiesce: c.raft.quiesce,
-        maxSizePerMsg: c.raft.maxSizePerMsg,
-        maxInflightMsgs: c.raft.maxInflightMsgs,
-        maxInflightBytes: c.raft.maxInflightBytes,
-        maxUncommittedBytes: c.raft.maxUncommittedBytes,
-      },
+      raft: this.raftConfig(rng),
       cache: {
         maxEntries: c.cache.maxEntries,
         maxBytes: c.cache.maxBytes,
         sessionTtlMs: c.cache.sessionTtlMs,
         maxSessions: c.cache.maxSessions,
       },
-      storage: this.store.group(groupId, { voters, learners: [] }),
+      storage,
       clockIntervalMs: c.clockIntervalMs,
       touchMaxKeys: c.touchMaxKeys,
       snapshotEntries: c.raft.snapshotEntries,
@@ -217,8 +422,9 @@ export class CacheNode {
         transport.send(to, g, m);
       },
       sendTouches: (leader, g, keys) => {
-        transport.send(leader, NODE_GROUP, encodeTouchReport(c.id, leader, g, keys));
+        this.sendNode(leader, { kind: 'touch', group: g, keys });
       },
+      onSplit: (newGroup, sm, index) => this.createSplitGroup(groupId, newGroup, sm, index),
     });
   }
 
@@ -258,6 +464,188 @@ export class CacheNode {
     return this.hosted;
   }
 
+  /** The version of the shard map this node routes by. */
+  get mapVersion(): number {
+    return this.layout.version;
+  }
+
+  /** Calls `listener` with the new version whenever this node adopts a newer shard map; returns the unsubscribe. */
+  onMapChange(listener: (version: number) => void): () => void {
+    this.mapListeners.add(listener);
+    return () => {
+      this.mapListeners.delete(listener);
+    };
+  }
+
+  /**
+   * Carries out an operator command through the meta group (see admin.ts).
+   * Rejects with NodeError: NOT_LEADER (leader = the meta leader's node id, or 0),
+   * REJECTED (the meta state machine refused it: "CODE: message"), UNAVAILABLE, TIMEOUT.
+   */
+  async admin(req: AdminRequest): Promise<AdminResult> {
+    const meta = this.meta;
+    if (meta === null || meta.role !== 'leader') {
+      const leader = meta !== null && meta.leader !== NONE ? meta.leader : this.currentLayout.metaLeader;
+      throw new NodeError('NOT_LEADER', `${nodeName(this.id)} does not lead the meta group`, true, leader === this.id ? NONE : leader);
+    }
+    const ts = Date.now();
+    let cmd: MetaCommand;
+    let newShard: number | undefined;
+    switch (req.op) {
+      case 'nodeAdd':
+        cmd = { type: 'addNode', ts, node: req.node };
+        break;
+      case 'join':
+        cmd = { type: 'joinNode', ts, node: req.node };
+        break;
+      case 'nodeRemove':
+        cmd = { type: 'removeNode', ts, node: req.node };
+        break;
+      case 'shardSplit': {
+        const split = await this.splitShard(meta, req.shard, req.at);
+        newShard = split.newShard;
+        cmd = { type: 'splitShard', ts, shard: req.shard, at: split.at, newShard };
+        break;
+      }
+    }
+    const r = await this.proposeMeta(cmd);
+    if (!r.ok) throw new NodeError('REJECTED', `${r.code}: ${r.message}`, true);
+    return newShard === undefined ? { version: r.version } : { version: r.version, shard: newShard };
+  }
+
+  /**
+   * The data half of a split, run by the meta leader before it records the
+   * split in the map: the shard's leader appends a split entry to the shard's
+   * log; every replica applying it hands the keys of the ranges at and above
+   * `at` to a new group on the same nodes (createSplitGroup), and from then on
+   * refuses those keys with WRONG_SHARD until the map routes them to the new
+   * shard. Moves are paused meanwhile (a move would change the replicas the new
+   * group starts on). Idempotent: a repeated split finds the ranges gone.
+   */
+  private async splitShard(meta: MetaReplica, shard: number, atIn: number | undefined): Promise<{ at: number; newShard: number }> {
+    const st = meta.state;
+    const s = st.shards.find((x) => x.id === shard);
+    if (s === undefined || shard === META_GROUP) throw new NodeError('REJECTED', `UNKNOWN_SHARD: no data shard ${shard}`, true);
+    if (st.moves.some((m) => m.shard === shard)) throw new NodeError('REJECTED', `MOVE_IN_PROGRESS: shard ${shard} has a move in flight`, true);
+    if (this.splitting !== null) throw new NodeError('REJECTED', 'BAD_STATE: another split is in progress', true);
+    const plan = suggestSplit(st, shard);
+    if (plan === null) throw new NodeError('REJECTED', `BAD_ARGUMENT: shard ${shard} is too small to split`, true);
+    const at = atIn ?? plan.at;
+    const ranges = st.ranges.filter((r) => r.shard === shard && r.end > at).map((r) => ({ start: Math.max(r.start, at), end: r.end }));
+    const span = st.ranges.filter((r) => r.shard === shard).reduce((n, r) => n + (r.end - r.start), 0);
+    const moving = ranges.reduce((n, r) => n + (r.end - r.start), 0);
+    if (moving === 0 || moving === span) throw new NodeError('REJECTED', `BAD_ARGUMENT: splitting shard ${shard} at ${at} leaves one side empty`, true);
+    const deadline = Date.now() + this.config.limits.requestTimeoutMs;
+    await new Promise<void>((resolve, reject) => {
+      const ask = (): void => {
+        if (this.closed) return reject(new NodeError('CLOSED', 'node is shutting down', false));
+        if (Date.now() > deadline) return reject(new NodeError('TIMEOUT', `shard ${shard}'s leader did not apply the split in time; repeat the command`, false));
+        for (const v of new Set([...s.voters, ...(s.leader === null ? [] : [s.leader])])) {
+          if (v === this.id) this.onSplitRequest(this.id, shard, plan.newShard, ranges);
+          else this.sendNode(v, { kind: 'split-request', group: shard, newGroup: plan.newShard, ranges });
+        }
+        this.scheduleTurn();
+      };
+      this.splitting = { newGroup: plan.newShard, done: resolve, timer: setInterval(ask, 200) };
+      ask();
+    }).finally(() => {
+      if (this.splitting !== null) clearInterval(this.splitting.timer);
+      this.splitting = null;
+    });
+    return { at, newShard: plan.newShard };
+  }
+
+  /** A split asked by the meta leader: only the shard's leader acts; it answers once the split is applied. */
+  private onSplitRequest(from: NodeId, group: number, newGroup: number, ranges: readonly { start: number; end: number }[]): void {
+    const r = this.replicas.get(group);
+    if (r === undefined || r.raw.status().role !== 'leader') return;
+    if (!r.proposeSplit(newGroup, ranges)) {
+      this.scheduleTurn();
+      return;
+    }
+    if (from === this.id) this.onSplitDone(newGroup);
+    else this.sendNode(from, { kind: 'split-done', group, newGroup });
+  }
+
+  private onSplitDone(newGroup: number): void {
+    if (this.splitting !== null && this.splitting.newGroup === newGroup) this.splitting.done();
+  }
+
+  /**
+   * A split entry applied in `parent`: the split-off keys start group
+   * `newGroup` here, from a snapshot at the split's index with the parent's
+   * membership — the same on every replica, so the new group starts identical
+   * everywhere. A replica that learns of the new shard only from the map
+   * (restart, snapshot) is created by reconcile instead and catches up from its
+   * leader's snapshot.
+   */
+  private createSplitGroup(parent: number, newGroup: number, sm: CacheStateMachine, index: number): void {
+    if (this.drivers.has(newGroup) || this.store.hasGroup(newGroup) || this.currentLayout.shard(newGroup) !== undefined) return;
+    const p = this.replicas.get(parent);
+    if (p === undefined) return;
+    const conf = p.raw.confState();
+    const snapshot = {
+      metadata: { index, term: SPLIT_TERM, conf: { voters: [...conf.voters], learners: [...conf.learners] } },
+      data: sm.snapshotBytes(),
+    };
+    const storage = this.store.groupFromSnapshot(newGroup, snapshot, { term: SPLIT_TERM, vote: 0, commit: index });
+    const r = this.newReplica(newGroup, storage, this.rng.fork());
+    this.replicas.set(newGroup, r);
+    this.drivers.set(newGroup, r);
+    this.hosted = [...this.replicas.keys()].sort((a, b) => a - b);
+    this.replicasAdded++;
+    this.logger.info({ group: newGroup, parent, index, keys: sm.size }, 'replica created by a split');
+  }
+
+  /** Proposes a meta command on the local meta leader replica; resolves with the state machine's result. */
+  private proposeMeta(cmd: MetaCommand): Promise<MetaResult> {
+    const meta = this.meta;
+    if (meta === null) return Promise.reject(new NodeError('NOT_LEADER', 'no meta replica here', true));
+    const p = meta.propose(cmd, this.config.limits.requestTimeoutMs);
+    this.scheduleTurn();
+    return p;
+  }
+
+  private onMetaRole(role: Role): void {
+    if (role === 'leader') {
+      this.metaLeaderSince = this.ticks;
+      // Every shard leader re-reports to the new meta leader at its next report round; ask now.
+      for (const p of this.peerLiveness.values()) p.lastPush = -PUSH_EVERY_TICKS;
+    } else {
+      this.metaLeaderSince = -1;
+      this.executor.reset();
+    }
+  }
+
+  private get isMetaLeader(): boolean {
+    return this.meta !== null && this.meta.role === 'leader';
+  }
+
+  /** The meta leader as far as this node knows (0: unknown). */
+  private metaLeaderId(): NodeId {
+    if (this.meta !== null && this.meta.leader !== NONE) return this.meta.leader;
+    return this.currentLayout.metaLeader;
+  }
+
+  private sendNode(to: NodeId, msg: NodeMessage): void {
+    this.transport.send(to, NODE_GROUP, encodeNodeMessage(this.id, to, msg));
+  }
+
+  /** A membership step asked by the meta leader: only the group's leader acts; it answers with its report. */
+  private onConfRequest(from: NodeId, group: number, op: ConfRequestOp, node: NodeId): void {
+    const d = this.drivers.get(group);
+    if (d === undefined || d.raw.status().role !== 'leader') return;
+    d.changeMembership(op, node);
+    this.deliverReport(from, d.confReport());
+    this.scheduleTurn();
+  }
+
+  private deliverReport(to: NodeId, report: ConfReport): void {
+    if (to === this.id) {
+      if (this.isMetaLeader) this.executor.onReport(report);
+    } else this.sendNode(to, { kind: 'conf-report', report });
+  }
+
   /** Leadership transfers this node started to balance leaders. */
   get leaderTransfersStarted(): number {
     return this.leaderTransfers;
@@ -272,10 +660,10 @@ export class CacheNode {
     return this.replicas.has(group);
   }
 
-  /** Leader hints of the hosted shards, for the shard map. */
+  /** Leader hints of the hosted groups (the meta group included), for the shard map. */
   leaderHints(): Map<number, { leader: NodeId; term: number }> {
     const out = new Map<number, { leader: NodeId; term: number }>();
-    for (const [g, r] of this.replicas) {
+    for (const [g, r] of this.drivers) {
       const s = r.raw.status();
       out.set(g, { leader: s.leader, term: s.term });
     }
@@ -332,6 +720,7 @@ export class CacheNode {
         const r = this.replica(group);
         if (consistency === 'stale' || this.config.unsafeStaleReads) {
           if (this.closed) throw new NodeError('CLOSED', 'node is shutting down', true);
+          if (!r.ownsAll(keys)) throw new NodeError('WRONG_SHARD', `shard ${group} no longer holds these keys (split)`, true);
           resolve(r.readLocal(keys));
           return;
         }
@@ -361,10 +750,10 @@ export class CacheNode {
     };
   }
 
-  /** The client URL of a member, or null. */
+  /** The client URL of a node (from the map, else the configured members), or null. */
   urlOf(id: NodeId): string | null {
     if (id === NONE) return null;
-    const m = this.members.find((x) => x.id === id);
+    const m = this.currentLayout.nodeRecord(id) ?? this.members.find((x) => x.id === id);
     return m === undefined ? null : memberUrl(m);
   }
 
@@ -382,54 +771,138 @@ export class CacheNode {
       const g = groupIds[i] as number;
       const m = messages[i] as Message;
       if (g === NODE_GROUP) {
-        this.onNodeMessage(m);
+        this.onNodeMessage(from, m);
         continue;
       }
-      const r = this.replicas.get(g);
+      const r = this.drivers.get(g);
       if (r !== undefined) r.raw.step(m);
     }
     this.scheduleTurn();
   }
 
-  /** A node-level message (see NODE_GROUP): for now only followers' touch reports. */
-  private onNodeMessage(m: Message): void {
-    if (m.type === 'read-index' && m.context.startsWith(ALIVE_PREFIX)) {
-      this.peerAlive(m.from, m.context.slice(ALIVE_PREFIX.length));
-      return;
+  /** A node-level message (node-messages.ts). */
+  private onNodeMessage(from: NodeId, m: Message): void {
+    const msg = decodeNodeMessage(m);
+    if (msg === null) return;
+    switch (msg.kind) {
+      case 'alive':
+        this.peerAlive(from, msg.incarnation, msg.mapVersion);
+        return;
+      case 'touch':
+        this.replicas.get(msg.group)?.receiveTouches(msg.keys);
+        return;
+      case 'conf-request':
+        this.onConfRequest(from, msg.group, msg.op, msg.node);
+        return;
+      case 'conf-report':
+        if (this.isMetaLeader) this.executor.onReport(msg.report);
+        return;
+      case 'map':
+        this.adoptMap(msg.state);
+        return;
+      case 'split-request':
+        this.onSplitRequest(from, msg.group, msg.newGroup, msg.ranges);
+        return;
+      case 'split-done':
+        this.onSplitDone(msg.newGroup);
+        return;
     }
-    const report = decodeTouchReport(m);
-    if (report === null) return;
-    this.replicas.get(report.group)?.receiveTouches(report.keys);
   }
 
   private tick(): void {
     if (this.closed) return;
     this.ticks++;
     this.watchPeers();
-    for (const r of this.replicas.values()) r.tick();
+    for (const r of this.drivers.values()) r.tick();
     if (this.ticks === CAMPAIGN_PREFERRED_TICK) this.campaignPreferred();
     if (this.ticks % BALANCE_EVERY_TICKS === 0) this.balanceLeaders();
+    if (this.ticks % REPORT_EVERY_TICKS === 0) for (const [g, d] of this.drivers) if (d.role === 'leader') this.reportDirty.add(g);
+    this.sendReports();
+    if (this.isMetaLeader) this.metaLeaderTick();
+    if (this.joining && this.ticks % JOIN_EVERY_TICKS === 1) this.announceJoin();
     this.persistDeferred();
     this.scheduleTurn();
+  }
+
+  /** Reports of the groups this node leads whose membership or leadership changed, to the meta leader. */
+  private sendReports(): void {
+    if (this.reportDirty.size === 0) return;
+    const to = this.metaLeaderId();
+    if (to === NONE) return;
+    for (const g of this.reportDirty) {
+      const d = this.drivers.get(g);
+      if (d !== undefined && d.raw.status().role === 'leader') this.deliverReport(to, d.confReport());
+    }
+    this.reportDirty.clear();
+  }
+
+  /** Ticks between the meta leader's heartbeat rounds: a quarter of the down timeout (at least one election timeout). */
+  private get heartbeatEveryTicks(): number {
+    return Math.max(this.config.raft.electionTicks, Math.floor(this.config.downTimeoutMs / this.config.raft.tickMs / 4));
+  }
+
+  /**
+   * The meta leader's duties: executor rounds, and heartbeat rounds: a
+   * heartbeat for every node heard within an election timeout (itself too),
+   * then a tick that marks down the nodes silent for the down timeout. A new
+   * meta leader first gives every node two rounds to be heard.
+   */
+  private metaLeaderTick(): void {
+    const meta = this.meta;
+    if (meta === null) return;
+    const state = meta.state;
+    if (this.ticks % EXECUTE_EVERY_TICKS === 0 && this.splitting === null) this.executor.round(state);
+    const every = this.heartbeatEveryTicks;
+    if ((this.ticks - this.metaLeaderSince) % every !== 0 || state.config === null) return;
+    const ts = Date.now();
+    const quiet = (p: Promise<unknown>): void => {
+      p.catch(() => undefined);
+    };
+    for (const n of state.nodes) {
+      if (n.admin === 'removed') continue;
+      const live = n.id === this.id ? { lastHeard: this.ticks, down: false } : this.peerLiveness.get(n.id);
+      if (live === undefined || live.down || this.ticks - live.lastHeard > this.config.raft.electionTicks) continue;
+      if (n.live && ts - n.lastHeartbeat < this.config.downTimeoutMs / 4) continue;
+      quiet(this.proposeMeta({ type: 'heartbeat', ts, node: n.id }));
+    }
+    if (this.ticks - this.metaLeaderSince >= 2 * every) quiet(this.proposeMeta({ type: 'tick', ts }));
+  }
+
+  /** A joining node announces itself to the cluster until the map lists it. */
+  private announceJoin(): void {
+    if (this.joinInFlight) return;
+    const self = selfMember(this.config);
+    const seeds = this.config.members.filter((m) => m.id !== this.id).map((m) => memberUrl(m));
+    this.joinInFlight = true;
+    announceJoin(seeds, { id: self.id, host: self.host, clientPort: self.clientPort, peerPort: self.peerPort }, this.config.token, 2000)
+      .then(
+        (version) => this.logger.info({ version }, 'join accepted by the meta group'),
+        (err: unknown) => this.logger.debug({ err: String(err) }, 'join not accepted yet'),
+      )
+      .finally(() => {
+        this.joinInFlight = false;
+      });
   }
 
   /**
    * Node-pair liveness (what quiescence needs: a quiet group does not
    * heartbeat, so a follower cannot see its leader die). Every tick one alive
-   * message goes to each peer; a peer not heard from (alive or anything else)
-   * for an election timeout is down: the replicas it leads forget it (they may
-   * campaign), the replicas we lead wake up (CheckQuorum decides). A peer heard
-   * again, or restarted (new incarnation), is up: the replicas we lead wake up
-   * and heartbeat it.
+   * message goes to each peer, with the map version this node routes by; a peer
+   * not heard from (alive or anything else) for an election timeout is down:
+   * the replicas it leads forget it (they may campaign), the replicas we lead
+   * wake up (CheckQuorum decides). A peer heard again, or restarted (new
+   * incarnation), is up: the replicas we lead wake up and heartbeat it.
    */
   private watchPeers(): void {
     const timeout = this.config.raft.electionTicks;
+    const version = this.currentLayout.version;
     for (const [peer, live] of this.peerLiveness) {
-      this.transport.send(peer, NODE_GROUP, encodeAlive(this.id, peer, this.incarnation));
+      if (live.removed) continue;
+      this.sendNode(peer, { kind: 'alive', incarnation: this.incarnation, mapVersion: version });
       if (!live.down && this.ticks - live.lastHeard > timeout) {
         live.down = true;
         this.logger.debug({ peer: nodeName(peer) }, 'peer node silent: marked down');
-        for (const r of this.replicas.values()) {
+        for (const r of this.drivers.values()) {
           r.raw.markPeerDown(peer, true);
           const s = r.raw.status();
           if (s.role === 'follower' && s.leader === peer) r.raw.forgetLeader();
@@ -440,15 +913,20 @@ export class CacheNode {
     }
   }
 
-  private peerAlive(peer: NodeId, incarnation: string): void {
+  private peerAlive(peer: NodeId, incarnation: string, mapVersion: number): void {
     const live = this.peerLiveness.get(peer);
     if (live === undefined) return;
     live.lastHeard = this.ticks;
+    live.mapVersion = mapVersion;
+    if (mapVersion < this.currentLayout.version && this.isMetaLeader && this.ticks - live.lastPush >= PUSH_EVERY_TICKS) {
+      live.lastPush = this.ticks;
+      this.sendNode(peer, { kind: 'map', state: this.currentLayout.state });
+    }
     const restarted = live.incarnation !== '' && live.incarnation !== incarnation;
     live.incarnation = incarnation;
     if (!live.down && !restarted) return;
     live.down = false;
-    for (const r of this.replicas.values()) {
+    for (const r of this.drivers.values()) {
       r.raw.markPeerDown(peer, false);
       if (r.raw.status().role === 'leader') r.raw.unquiesce();
     }
@@ -503,7 +981,7 @@ export class CacheNode {
   private persistDeferred(): void {
     if (this.failed) return;
     try {
-      for (const r of this.replicas.values()) r.persistDeferredHardState();
+      for (const r of this.drivers.values()) r.persistDeferredHardState();
     } catch (err) {
       this.fail(err instanceof Error ? err : new Error(String(err)));
     }
@@ -520,9 +998,10 @@ export class CacheNode {
     if (this.closed || this.failed) return;
     for (const r of this.replicas.values()) r.issueReads();
     if (this.flushing) return; // the flush's completion runs the next turn
-    let work: Replica[] | null = null;
+    if (this.toDrop.size > 0) this.dropPending();
+    let work: GroupDriver[] | null = null;
     let mustSync = false;
-    for (const r of this.replicas.values()) {
+    for (const r of this.drivers.values()) {
       if (!r.raw.hasReady()) continue;
       const rd = r.raw.ready();
       r.persist(rd);
@@ -534,10 +1013,12 @@ export class CacheNode {
         r.sendHeld();
       }
       r.applyReady(rd);
+      if (rd.confState !== undefined || rd.softState !== null) this.reportDirty.add(r.groupId);
       (work ??= []).push(r);
     }
     if (work === null) return;
     this.turns++;
+    if (this.reportDirty.size > 0) this.sendReports();
     if (!mustSync) {
       this.finishTurn(work);
       return;
@@ -559,7 +1040,7 @@ export class CacheNode {
   }
 
   /** After the flush (if any): the held messages leave, then advance(). */
-  private finishTurn(work: readonly Replica[]): void {
+  private finishTurn(work: readonly GroupDriver[]): void {
     for (const r of work) {
       r.sendHeld();
       r.raw.advance();
@@ -573,7 +1054,7 @@ export class CacheNode {
     this.failed = err;
     this.logger.fatal({ err: err.message }, 'storage failed; node stops');
     const e = new NodeError('UNAVAILABLE', `storage failed: ${err.message}`, false);
-    for (const r of this.replicas.values()) r.failAll(e);
+    for (const r of this.drivers.values()) r.failAll(e);
   }
 
   get healthy(): boolean {
@@ -588,6 +1069,10 @@ export class CacheNode {
     out.sample('raftcache_node_ready_turns_total', 'counter', 'Ready-loop turns that handled at least one Ready.', this.turns);
     out.sample('raftcache_node_leader_transfers_total', 'counter', 'Leadership transfers started to balance leaders.', this.leaderTransfers);
     out.sample('raftcache_node_flushes_total', 'counter', 'Synced storage flushes awaited by the Ready loop.', this.flushes);
+    out.sample('raftcache_map_version', 'gauge', 'Version of the shard map this node routes by.', this.currentLayout.version);
+    out.sample('raftcache_replicas_added_total', 'counter', 'Replicas created on this node (at start and when shards moved here).', this.replicasAdded);
+    out.sample('raftcache_replicas_dropped_total', 'counter', 'Replicas dropped because their shard moved away.', this.replicasDropped);
+    out.sample('raftcache_meta_steps_proposed_total', 'counter', 'Move steps and leader reports proposed by this node as meta leader.', this.executor.proposed);
     const st = this.store.stats();
     out.sample('raftcache_storage_batches_total', 'counter', 'LevelDB write batches (one fsync each).', st.batches);
     out.sample('raftcache_storage_ops_total', 'counter', 'LevelDB puts and deletes written.', st.ops);
@@ -653,14 +1138,31 @@ export class CacheNode {
     if (this.tickTimer) clearInterval(this.tickTimer);
     this.tickTimer = null;
     const e = new NodeError('CLOSED', 'node is shutting down', false);
-    for (const r of this.replicas.values()) r.failAll(e);
+    for (const r of this.drivers.values()) r.failAll(e);
     this.persistDeferred();
     await this.transport.close();
+    await this.mapSaving;
     await this.store.close();
   }
 
   get name(): string {
     return nodeName(this.id);
+  }
+}
+
+/** The map saved by a previous run, or null (none, or unreadable: the meta group sends a fresh one). */
+async function loadMapFile(dir: string): Promise<MetaState | null> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(joinPath(dir, MAP_FILE));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  try {
+    return decodeMetaState(bytes);
+  } catch {
+    return null;
   }
 }
 

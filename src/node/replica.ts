@@ -18,9 +18,10 @@ import { performance } from 'node:perf_hooks';
 import { CacheStateMachine, decodeCommand, encodeCommand } from '../cache/index.js';
 import type { CacheConfig, Command, CommandResult } from '../cache/index.js';
 import { NONE, RawNode } from '../raft/index.js';
-import type { Entry, HardState, Message, NodeId, RaftConfig, Ready, Role } from '../raft/index.js';
+import type { Entry, Message, NodeId, RaftConfig, Ready, Role } from '../raft/index.js';
 import type { GroupStorage } from '../storage/index.js';
 import { NodeError } from './errors.js';
+import { GroupDriver } from './group-driver.js';
 import { Histogram } from './metrics.js';
 import type { Logger } from './logger.js';
 
@@ -79,6 +80,11 @@ export interface ReplicaOptions {
   readonly send: (to: NodeId, groupId: number, m: Message) => void;
   /** Follower: hands the keys its reads touched to the leader (a node-level message). */
   readonly sendTouches: (leader: NodeId, groupId: number, keys: readonly string[]) => void;
+  /**
+   * A split entry was applied at `index`: `sm` holds the keys that left this
+   * group for group `newGroup`, whose replicas start from it (same membership).
+   */
+  readonly onSplit?: (newGroup: number, sm: CacheStateMachine, index: number) => void;
 }
 
 export interface ReplicaCounters {
@@ -105,33 +111,10 @@ function ttlHorizonOf(sm: CacheStateMachine): number {
   return max;
 }
 
-/**
- * Message types that may leave before this Ready's write is durable (when the
- * Ready changes neither term nor vote). Heartbeats and ReadIndex traffic claim
- * nothing about the log. `app` is only ever sent by a leader: its entries come
- * from the leader's own log, and the core counts the leader's own copy toward a
- * commit only once it is persisted (`Raft.onPersisted`, from `advance()`), so
- * the append says nothing about our disk; the leader writes its log in
- * parallel with replicating it (Raft thesis §10.2.1; README decision 3).
- * Answers to appends (`app-resp`), votes and snapshots still wait for the flush.
- */
-const EARLY_TYPES: ReadonlySet<Message['type']> = new Set<Message['type']>([
-  'heartbeat',
-  'heartbeat-resp',
-  'read-index',
-  'read-index-resp',
-  'app',
-]);
 
-export class Replica {
-  readonly groupId: number;
-  readonly storage: GroupStorage;
+export class Replica extends GroupDriver {
   readonly raw: RawNode;
   sm: CacheStateMachine;
-  /** Last applied log index (entries without a command count too). */
-  applied: number;
-  role: Role = 'follower';
-  leader: NodeId = NONE;
   readonly counters: ReplicaCounters = {
     proposals: 0,
     proposalsFailed: 0,
@@ -155,6 +138,8 @@ export class Replica {
   private readSeq = 0;
   private ticks = 0;
   private readonly touched = new Set<string>();
+  /** Term in which this replica proposed the split into a group (re-proposed in a later term if still not applied). */
+  private readonly splitProposedTerm = new Map<number, number>();
   /** Largest expiry (log time) of a TTL write applied: keys may expire until now reaches it. */
   private ttlHorizon = 0;
   /** Last ts this replica stamped (monotone while it leads). */
@@ -163,9 +148,8 @@ export class Replica {
   private lastProposedAt = 0;
 
   constructor(opts: ReplicaOptions) {
+    super(opts.groupId, opts.storage, opts.send);
     this.opts = opts;
-    this.groupId = opts.groupId;
-    this.storage = opts.storage;
     const snap = opts.storage.snapshot();
     this.applied = 0;
     this.sm = new CacheStateMachine(opts.cache);
@@ -177,9 +161,6 @@ export class Replica {
       this.applied = snap.metadata.index;
     }
     this.raw = new RawNode({ ...opts.raft, applied: this.applied }, opts.storage);
-    const hs = opts.storage.initialState().hardState;
-    this.persistedTerm = hs.term;
-    this.persistedVote = hs.vote;
   }
 
   // ---------------------------------------------------------------- writes
@@ -237,6 +218,29 @@ export class Replica {
   }
 
   // ---------------------------------------------------------------- reads
+
+  /** True when this group's state machine owns every key (a split moves ranges away). */
+  ownsAll(keys: readonly string[]): boolean {
+    const sm = this.sm;
+    for (let i = 0; i < keys.length; i++) if (!sm.owns(keys[i] as string)) return false;
+    return true;
+  }
+
+  /**
+   * Leader: proposes the split of `ranges` into group `newGroup`, unless it is
+   * applied already (then true: done) or was proposed in this term.
+   */
+  proposeSplit(newGroup: number, ranges: readonly { start: number; end: number }[]): boolean {
+    if (ranges.every((r) => this.rangeGone(r))) return true;
+    const s = this.raw.status();
+    if (s.role !== 'leader' || this.splitProposedTerm.get(newGroup) === s.term) return false;
+    if (this.proposeInternal({ type: 'split', ts: this.nextTs(), ranges, group: newGroup })) this.splitProposedTerm.set(newGroup, s.term);
+    return false;
+  }
+
+  private rangeGone(r: { start: number; end: number }): boolean {
+    return this.sm.notOwnedRanges().some((n) => n.start <= r.start && n.end >= r.end);
+  }
 
   /** Serves a read from the local state at once (stale). */
   readLocal(keys: readonly string[]): (Uint8Array | null)[] {
@@ -351,77 +355,6 @@ export class Replica {
 
   // ---------------------------------------------------------------- Ready
 
-  /** Term and vote last handed to storage: messages of a Ready that changes neither may leave early. */
-  private persistedTerm = -1;
-  private persistedVote = -1;
-  /** Messages of the Ready in progress that wait for the flush. */
-  private held: Message[] = [];
-  /** Latest hard state that changed only the commit index and is not yet handed to storage. */
-  private deferredHardState: HardState | null = null;
-
-  /**
-   * Step 1 of the Ready: hand hard state, entries and snapshot to storage
-   * (durable at the next flush). Returns true when the Ready must wait for
-   * the flush before its remaining messages leave (see `sendEarly`).
-   */
-  persist(rd: Ready): void {
-    if (rd.snapshot) void this.storage.applySnapshot(rd.snapshot);
-    if (rd.entries.length > 0) void this.storage.append(rd.entries);
-    if (rd.hardState !== null && !rd.mustSync) {
-      // Only the commit index moved: the core does not require it synced, and
-      // handing it to storage now would start a synced batch of its own (one
-      // extra fsync per write). It rides with the next synced batch, or the
-      // next tick (decision 4 in README.md).
-      this.deferredHardState = rd.hardState;
-      return;
-    }
-    const hs = rd.hardState ?? (rd.mustSync ? this.deferredHardState : null);
-    this.deferredHardState = null;
-    if (hs !== null) void this.storage.setHardState(hs);
-  }
-
-  /**
-   * Hands a deferred commit-only hard state to storage (its own batch). Called
-   * on every tick and before close, so the persisted commit index lags by at
-   * most one tick when no synced Ready comes along.
-   */
-  persistDeferredHardState(): void {
-    const hs = this.deferredHardState;
-    if (hs === null) return;
-    this.deferredHardState = null;
-    void this.storage.setHardState(hs);
-  }
-
-  /**
-   * Before the flush: messages that depend on nothing being persisted leave at
-   * once (heartbeats, ReadIndex traffic and the leader's appends, of an
-   * unchanged term and vote: see EARLY_TYPES); everything else (append
-   * answers, votes, snapshots) is held until the flush resolves. Returns
-   * whether anything was held.
-   */
-  sendEarly(rd: Ready): boolean {
-    const hs = rd.hardState;
-    const termStable = hs === null || (hs.term === this.persistedTerm && hs.vote === this.persistedVote);
-    if (hs !== null) {
-      this.persistedTerm = hs.term;
-      this.persistedVote = hs.vote;
-    }
-    const held = this.held;
-    for (const m of rd.messages) {
-      if (termStable && EARLY_TYPES.has(m.type)) this.opts.send(m.to, this.groupId, m);
-      else held.push(m);
-    }
-    return held.length > 0;
-  }
-
-  /** After the flush: send what was held. */
-  sendHeld(): void {
-    const held = this.held;
-    if (held.length === 0) return;
-    this.held = [];
-    for (const m of held) this.opts.send(m.to, this.groupId, m);
-  }
-
   /**
    * Applies the Ready's committed entries and serves its reads. Committed
    * entries are durable on a majority already, so this need not wait for our
@@ -485,6 +418,10 @@ export class Replica {
         }
         if (cmd !== null) {
           result = sm.apply(e.index, cmd);
+          if (cmd.type === 'split') {
+            const out = sm.takeSplit();
+            if (out !== null && cmd.group !== undefined && result.ok) this.opts.onSplit?.(cmd.group, out, e.index);
+          }
           if ((cmd.type === 'put' || cmd.type === 'cas') && cmd.ttlMs !== undefined) {
             const until = sm.now + cmd.ttlMs;
             if (until > this.ttlHorizon) this.ttlHorizon = until;
@@ -522,7 +459,8 @@ export class Replica {
       this.readBatches.delete(rs.context);
       this.readIndexLatency.observe((now - b.started) / 1000);
       for (const r of b.reads) {
-        r.resolve(this.readLocal(r.keys));
+        if (this.ownsAll(r.keys)) r.resolve(this.readLocal(r.keys));
+        else r.reject(new NodeError('WRONG_SHARD', `shard ${this.groupId} no longer holds these keys (split)`, true));
         settled++;
       }
     }
@@ -534,12 +472,14 @@ export class Replica {
 
   /** Snapshot the state machine and compact the log up to the previous snapshot. */
   private maybeSnapshot(): void {
-    const prev = this.storage.snapshot().metadata.index;
-    if (this.applied - prev < this.opts.snapshotEntries) return;
-    const data = this.sm.snapshotBytes();
-    this.storage.createSnapshot(this.applied, data);
-    if (prev > 0) void this.storage.compact(prev);
+    if (this.applied - this.storage.snapshot().metadata.index < this.opts.snapshotEntries) return;
+    const prev = this.takeSnapshot();
+    if (prev > 0 && prev >= this.storage.firstIndex()) void this.storage.compact(prev);
     this.counters.snapshotsTaken++;
+  }
+
+  protected snapshotData(): Uint8Array {
+    return this.sm.snapshotBytes();
   }
 
   /** Fails everything waiting (shutdown). */

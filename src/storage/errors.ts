@@ -17,3 +17,16 @@ export class StorageFailedError extends Error {
     this.name = 'StorageFailedError';
   }
 }
+
+/**
+ * A write through the GroupStorage of a group that `NodeStore.dropGroup` removed.
+ * The object is dead for writes for good (a later `group(id)` makes a new one):
+ * its keys are the group's keys, so a write through it could resurrect the dropped
+ * group or corrupt its successor.
+ */
+export class GroupDroppedError extends Error {
+  constructor(readonly groupId: number) {
+    super(`group ${groupId} was dropped from this node store: its old GroupStorage accepts no more writes`);
+    this.name = 'GroupDroppedError';
+  }
+}

@@ -20,6 +20,7 @@ import {
   encodeSnapshotMeta,
 } from './codec.js';
 import type { LogStart } from './codec.js';
+import { GroupDroppedError } from './errors.js';
 import type { Checked, GroupCommit } from './group-commit.js';
 import {
   KIND_CONF,
@@ -64,6 +65,8 @@ export class GroupStorage implements Storage, Checked {
   private readonly confKey: Uint8Array;
   private readonly logStartKey: Uint8Array;
   private readonly snapshotMetaKey: Uint8Array;
+  /** Set by `drop()`: every later write throws GroupDroppedError. */
+  private dropped = false;
 
   /** Built by NodeStore; use `NodeStore.group()`. */
   constructor(
@@ -87,7 +90,7 @@ export class GroupStorage implements Storage, Checked {
 
   /** @internal NodeStore: writes every record of a group that does not exist on disk yet. */
   writeAll(): Promise<void> {
-    this.commit.assertWritable();
+    this.assertWritable();
     this.commit.put(this.hardStateKey, encodeHardState(this.hs));
     this.commit.put(this.confKey, encodeConf(this.conf));
     this.commit.put(this.logStartKey, encodeLogStart(this.start));
@@ -100,6 +103,30 @@ export class GroupStorage implements Storage, Checked {
     }
     this.commit.touch(this);
     return this.commit.durable();
+  }
+
+  /**
+   * @internal NodeStore.dropGroup: deletes every key of the group in the batch
+   * now accumulating and refuses all later writes through this object. The
+   * in-memory view knows every key on disk (metadata, snapshot chunks, runs),
+   * including those of writes still queued or in flight: batches are written in
+   * order, so these deletes land after them. Reads keep showing the last view.
+   */
+  drop(): void {
+    this.assertWritable();
+    this.commit.del(this.hardStateKey);
+    this.commit.del(this.confKey);
+    this.commit.del(this.logStartKey);
+    this.commit.del(this.snapshotMetaKey);
+    for (let c = 0; c < this.snapChunks; c++) this.commit.del(chunkKey(this.groupId, c));
+    this.deleteRuns(Number.POSITIVE_INFINITY);
+    this.snapChunks = 0;
+    this.dropped = true;
+  }
+
+  /** True once NodeStore.dropGroup removed this group. */
+  get isDropped(): boolean {
+    return this.dropped;
   }
 
   // ------------------------------------------------------------ Storage (reads)
@@ -148,7 +175,7 @@ export class GroupStorage implements Storage, Checked {
   // ------------------------------------------------------------ driver side (writes)
 
   setHardState(hs: HardState): Promise<void> {
-    this.commit.assertWritable();
+    this.assertWritable();
     this.hs = { term: hs.term, vote: hs.vote, commit: hs.commit };
     this.commit.put(this.hardStateKey, encodeHardState(this.hs));
     this.commit.touch(this);
@@ -156,7 +183,7 @@ export class GroupStorage implements Storage, Checked {
   }
 
   setConf(conf: ConfState): Promise<void> {
-    this.commit.assertWritable();
+    this.assertWritable();
     this.conf = copyConf(conf);
     this.commit.put(this.confKey, encodeConf(this.conf));
     return this.commit.durable();
@@ -169,7 +196,7 @@ export class GroupStorage implements Storage, Checked {
    * Refuses to replace entries covered by the snapshot (they are applied).
    */
   append(entries: readonly Entry[]): Promise<void> {
-    this.commit.assertWritable();
+    this.assertWritable();
     let from = 0;
     const off = this.start.index;
     const first = entries[0];
@@ -207,7 +234,7 @@ export class GroupStorage implements Storage, Checked {
    * with the batch now accumulating (`NodeStore.flush()`).
    */
   createSnapshot(index: number, data: Uint8Array, conf?: ConfState): Snapshot {
-    this.commit.assertWritable();
+    this.assertWritable();
     if (index <= this.snap.metadata.index) return this.snap;
     if (index > this.lastIndex()) throw new UnavailableError(index);
     const metadata: SnapshotMetadata = { index, term: this.term(index), conf: conf ? copyConf(conf) : this.conf };
@@ -221,7 +248,7 @@ export class GroupStorage implements Storage, Checked {
 
   /** Replaces the whole log by a snapshot received from the leader (InstallSnapshot). */
   applySnapshot(snap: Snapshot): Promise<void> {
-    this.commit.assertWritable();
+    this.assertWritable();
     const { index, term } = snap.metadata;
     if (index <= this.snap.metadata.index) {
       throw new Error(`group ${this.groupId}: applySnapshot: snapshot at ${index} is not newer than ${this.snap.metadata.index}`);
@@ -244,7 +271,7 @@ export class GroupStorage implements Storage, Checked {
    * snapshot can replace.
    */
   compact(index: number): Promise<void> {
-    this.commit.assertWritable();
+    this.assertWritable();
     const off = this.start.index;
     if (index <= off) return this.commit.durable();
     if (index > this.lastIndex()) throw new UnavailableError(index);
@@ -269,6 +296,7 @@ export class GroupStorage implements Storage, Checked {
    * the snapshot sits between the log start and the last index with matching term.
    */
   checkInvariants(): void {
+    if (this.dropped) return; // its keys are deleted in this batch, whatever the view says
     const last = this.lastIndex();
     const g = this.groupId;
     if (this.hs.commit > last) throw new Error(`group ${g}: commit ${this.hs.commit} beyond last index ${last}`);
@@ -287,6 +315,11 @@ export class GroupStorage implements Storage, Checked {
   }
 
   // ------------------------------------------------------------ helpers
+
+  private assertWritable(): void {
+    if (this.dropped) throw new GroupDroppedError(this.groupId);
+    this.commit.assertWritable();
+  }
 
   /** Deletes the runs that hold nothing above `index` (+Infinity: every run). */
   private deleteRuns(index: number): void {

@@ -26,7 +26,9 @@
  * The kind comes first so that the per-group metadata of every group sits in a
  * few small ranges read at start-up, and all entries follow in group/index order.
  * A group exists on disk iff its 0x01–0x04 keys exist; they are written together
- * when the group is created and never deleted (there is no group removal yet).
+ * when the group is created (`NodeStore.group` or `groupFromSnapshot`) and deleted
+ * together with all its chunks and runs by `NodeStore.dropGroup`, in one atomic
+ * batch, so a group is on disk whole or not at all.
  */
 import { writeU32, writeU64, readU32, readU64 } from './bytes.js';
 

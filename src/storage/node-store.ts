@@ -84,9 +84,9 @@ export class NodeStore {
     this.assertOpen();
     const existing = this.groupsById.get(groupId);
     if (existing) return existing;
-    if (!Number.isInteger(groupId) || groupId < 0 || groupId > MAX_GROUP_ID) throw new RangeError(`group id ${groupId}`);
+    checkGroupId(groupId);
     const conf = copyConf(initialConf);
-    const state: GroupState = {
+    return this.create(groupId, {
       hardState: { term: 0, vote: 0, commit: 0 },
       conf,
       start: { index: 0, term: 0 },
@@ -94,11 +94,62 @@ export class NodeStore {
       snapshotChunks: 0,
       entries: [],
       runs: [],
-    };
-    const g = new GroupStorage(groupId, state, this.commit, this.chunkSize);
-    void g.writeAll(); // throws (registering nothing) if the store has failed
-    this.groupsById.set(groupId, g);
-    return g;
+    });
+  }
+
+  /**
+   * Creates group `groupId` (which must not exist) starting from `snap`, as when
+   * a shard is split: every replica builds the new group from the same snapshot,
+   * so it starts identical everywhere. Its log is empty after the snapshot
+   * (firstIndex = index + 1, lastIndex = index, term(index) = the snapshot's
+   * term), its membership is the snapshot's and its hard state `hardState`,
+   * which must have term ≥ the snapshot's and commit = the snapshot's index.
+   * The snapshot data is copied. Durable with the next batch (`flush()`).
+   */
+  groupFromSnapshot(groupId: number, snap: Snapshot, hardState: HardState): GroupStorage {
+    this.assertOpen();
+    if (this.groupsById.has(groupId)) throw new Error(`groupFromSnapshot: group ${groupId} exists`);
+    checkGroupId(groupId);
+    const { index, term } = snap.metadata;
+    if (!Number.isSafeInteger(index) || index < 1 || !Number.isSafeInteger(term) || term < 1) {
+      throw new RangeError(`groupFromSnapshot: group ${groupId}: snapshot at index ${index}, term ${term} (both must be ≥ 1)`);
+    }
+    if (hardState.term < term || hardState.commit !== index) {
+      throw new RangeError(
+        `groupFromSnapshot: group ${groupId}: hard state term ${hardState.term}, commit ${hardState.commit}` +
+          ` (want term ≥ ${term} and commit = ${index}, the snapshot's)`,
+      );
+    }
+    const conf = copyConf(snap.metadata.conf);
+    return this.create(groupId, {
+      hardState: { term: hardState.term, vote: hardState.vote, commit: hardState.commit },
+      conf,
+      start: { index, term },
+      snapshot: { metadata: { index, term, conf }, data: snap.data.slice() },
+      snapshotChunks: 0,
+      entries: [],
+      runs: [],
+    });
+  }
+
+  /**
+   * Removes group `groupId`: deletes every key it has on disk in the batch now
+   * accumulating (one atomic LevelDB batch, so a crash leaves all of the group
+   * or none of it) and forgets it at once: `hasGroup` is false, `groups()` omits
+   * it, a later `group(id, …)` creates a fresh empty group. Its old GroupStorage
+   * then refuses every write (GroupDroppedError); writes it made before are
+   * superseded by the deletes, which follow them in batch order. Resolves when
+   * the removal is durable. Dropping a group that does not exist does nothing
+   * (and resolves once earlier writes are durable), so a retry is harmless.
+   */
+  dropGroup(groupId: number): Promise<void> {
+    this.assertOpen();
+    const g = this.groupsById.get(groupId);
+    if (g) {
+      g.drop(); // throws (changing nothing) if the store has failed
+      this.groupsById.delete(groupId);
+    }
+    return this.commit.durable();
   }
 
   /** `group(groupId).compact(index)` for a group that exists: see GroupStorage.compact. */
@@ -149,6 +200,18 @@ export class NodeStore {
   private assertOpen(): void {
     if (this.closed) throw new Error('node store is closed');
   }
+
+  /** Registers a group that is not on disk yet and queues all its records. */
+  private create(groupId: number, state: GroupState): GroupStorage {
+    const g = new GroupStorage(groupId, state, this.commit, this.chunkSize);
+    void g.writeAll(); // throws (registering nothing) if the store has failed
+    this.groupsById.set(groupId, g);
+    return g;
+  }
+}
+
+function checkGroupId(groupId: number): void {
+  if (!Number.isInteger(groupId) || groupId < 0 || groupId > MAX_GROUP_ID) throw new RangeError(`group id ${groupId}`);
 }
 
 /**

@@ -20,10 +20,21 @@ describe('error mapping', () => {
     expect(fromThrown(null, new NodeError('NOT_LEADER', 'x', true, 0))).toMatchObject({ leader: null, leaderUrl: null });
   });
 
+  it('REJECTED (an admin command the meta group refused) is definite, with the code as reason', () => {
+    expect(fromThrown(null, new NodeError('REJECTED', 'SHARD_UNKNOWN: no shard 9', true))).toEqual({
+      code: 'REJECTED',
+      message: 'SHARD_UNKNOWN: no shard 9',
+      definite: true,
+      reason: 'SHARD_UNKNOWN',
+    });
+    expect(fromThrown(null, new NodeError('REJECTED', 'refused', true))).toMatchObject({ code: 'REJECTED', reason: null });
+  });
+
   it('maps cache results: session errors, a stale sequence is not definite', () => {
     expect(fromResult({ ok: false, code: 'SESSION_EXPIRED', message: 'gone' }, 10)).toMatchObject({ code: 'SESSION_EXPIRED', definite: true });
     expect(fromResult({ ok: false, code: 'STALE_SEQUENCE', message: 'old' }, 10)).toMatchObject({ code: 'SESSION_EXPIRED', definite: false });
     expect(fromResult({ ok: false, code: 'TOO_LARGE', message: 'big' }, 10)).toMatchObject({ code: 'TOO_LARGE', definite: true, limit: 10 });
     expect(fromResult({ ok: false, code: 'OUT_OF_RANGE', message: 'big' }, 10)).toMatchObject({ code: 'OUT_OF_RANGE', definite: true });
+    expect(fromResult({ ok: false, code: 'WRONG_SHARD', message: 'split off' }, 10, 7)).toEqual({ code: 'WRONG_SHARD', message: 'split off', definite: true, mapVersion: 7 });
   });
 });

@@ -122,12 +122,21 @@ export async function waitFor(what: string, cond: () => boolean, attempts = 500,
 
 export type Frame = Record<string, unknown> & { id: number | null; ok: boolean; error?: { code: string; message: string; definite: boolean; [k: string]: unknown } };
 
-/** A raw protocol client: send frames, await responses by id; frames with id null queue separately. */
+/** A pushed frame (no `id`), e.g. `{event: "map", version}` after `watch`. */
+export type PushFrame = Record<string, unknown> & { event: string };
+
+/**
+ * A raw protocol client: send frames, await responses by id; frames with id
+ * null queue separately; pushes (no `id` at all) collect in `events`.
+ */
 export class RawClient {
   private readonly waiting = new Map<number, (f: Frame) => void>();
   private readonly nullFrames: Frame[] = [];
   private nullWaiter: ((f: Frame) => void) | null = null;
   private nextId = 1;
+  readonly events: PushFrame[] = [];
+  private eventWaiter: ((f: PushFrame) => void) | null = null;
+  private eventsTaken = 0;
   closeCode: number | null = null;
   readonly closed: Promise<number>;
 
@@ -143,6 +152,14 @@ export class RawClient {
     });
     ws.on('message', (data) => {
       const f = JSON.parse(String(data)) as Frame;
+      if (!('id' in f)) {
+        const e = f as unknown as PushFrame;
+        const w = this.eventWaiter;
+        this.eventWaiter = null;
+        this.events.push(e);
+        if (w) w(e);
+        return;
+      }
       if (f.id === null) {
         const w = this.nullWaiter;
         this.nullWaiter = null;
@@ -186,6 +203,21 @@ export class RawClient {
     return p;
   }
 
+  /** Resolves with the next push frame (or one already received and not yet taken by nextEvent). */
+  nextEvent(): Promise<PushFrame> {
+    const taken = this.eventsTaken;
+    const ready = this.events[taken];
+    if (ready !== undefined) {
+      this.eventsTaken++;
+      return Promise.resolve(ready);
+    }
+    return new Promise((resolve) => {
+      this.eventWaiter = (e) => {
+        this.eventsTaken++;
+        resolve(e);
+      };
+    });
+  }
   close(): void {
     this.ws.close();
   }

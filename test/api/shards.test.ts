@@ -5,7 +5,7 @@
  * by the map and splits mget/mput by shard.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RaftcacheClient } from '../../src/client/index.js';
+import { RaftcacheClient, RaftcacheError } from '../../src/client/index.js';
 import { RawClient, sleep, startCluster, waitFor } from './harness.js';
 import type { Cluster } from './harness.js';
 
@@ -33,7 +33,8 @@ describe('4 nodes, 8 shards of 3 replicas', () => {
       },
       1500,
     );
-    client = new RaftcacheClient({ endpoints: [cluster.url(0)], backoffBaseMs: 5, backoffMaxMs: 50 });
+    // watchMap: the meta group moves the map's version on after start; pushes keep the client current
+    client = new RaftcacheClient({ endpoints: [cluster.url(0)], backoffBaseMs: 5, backoffMaxMs: 50, watchMap: true });
     await client.connect();
   }, 60_000);
   afterAll(async () => {
@@ -43,8 +44,11 @@ describe('4 nodes, 8 shards of 3 replicas', () => {
 
   it('every node derives the same map; each shard has 3 replicas on distinct nodes; the nodes host exactly theirs', () => {
     const layouts = cluster.nodes.map((n) => n!.node.layout);
-    const first = JSON.stringify(layouts[0]!.state);
-    for (const l of layouts) expect(JSON.stringify(l.state)).toBe(first);
+    // The map is live (the meta group records leaders, time, …): compare what places data.
+    const placement = (l: (typeof layouts)[number]): string =>
+      JSON.stringify(l.groups.map((g) => [g, l.voters(g)])) + JSON.stringify(Array.from({ length: 200 }, (_, i) => l.groupOf(`probe-${i}`)));
+    const first = placement(layouts[0]!);
+    for (const l of layouts) expect(placement(l)).toBe(first);
     const groups = layouts[0]!.groups;
     expect(groups).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     const perNode = new Map<number, number>();
@@ -60,6 +64,43 @@ describe('4 nodes, 8 shards of 3 replicas', () => {
       expect(hosted).toEqual(groups.filter((g) => layouts[0]!.voters(g).includes(n!.node.id)));
     }
   });
+
+  // End to end through the real meta group: the ops reach its leader from any
+  // node (NOT_LEADER redirects) and its refusals come back as REJECTED.
+  it('operator ops reach the meta leader from any node; refusals are REJECTED with the meta group’s code', async () => {
+    const admin = new RaftcacheClient({ endpoints: [cluster.url(3)], timeoutMs: 8000, backoffBaseMs: 5, backoffMaxMs: 50 });
+    try {
+      await admin.connect();
+      const refusal = async (p: Promise<unknown>): Promise<RaftcacheError> => {
+        const e = await p.then(() => null, (x: unknown) => x);
+        if (!(e instanceof RaftcacheError)) throw new Error(`expected a RaftcacheError, got ${String(e)}`);
+        return e;
+      };
+      const unknownNode = await refusal(admin.nodeRemove(42));
+      expect(unknownNode).toMatchObject({ code: 'REJECTED', definite: true });
+      expect(unknownNode.hints['reason']).toBe('UNKNOWN_NODE');
+      const unknownShard = await refusal(admin.shardSplit(99));
+      expect(unknownShard).toMatchObject({ code: 'REJECTED', definite: true });
+      expect(unknownShard.hints['reason']).toBe('UNKNOWN_SHARD');
+      // every node that does not lead the meta group names the one that does (or none, when it does not know)
+      const answers = await Promise.all(
+        [0, 1, 2, 3].map(async (i) => {
+          const raw = await RawClient.connect(cluster.url(i));
+          try {
+            return await raw.request({ op: 'shardSplit', shard: 99 });
+          } finally {
+            raw.close();
+          }
+        }),
+      );
+      const leaders = answers.flatMap((r, i) => (r.error?.code === 'REJECTED' ? [cluster.url(i)] : []));
+      expect(leaders).toHaveLength(1);
+      for (const r of answers) if (r.error?.code === 'NOT_LEADER') expect([leaders[0], null]).toContain(r.error['leaderUrl']);
+      expect(answers.every((r) => r.error?.code === 'REJECTED' || r.error?.code === 'NOT_LEADER')).toBe(true);
+    } finally {
+      await admin.close();
+    }
+  }, 30_000);
 
   it('leaders spread over the nodes: each shard ends up led by its preferred voter', async () => {
     const n0 = cluster.nodes[0]!.node;
@@ -82,7 +123,9 @@ describe('4 nodes, 8 shards of 3 replicas', () => {
     expect(touched.size).toBe(SHARDS);
     // the server's routing agrees with the map the client holds
     for (const k of keys) expect(client.shardOf(k).group).toBe(cluster.nodes[0]!.node.groupOf(k));
-    expect(client.mapVersion).toBe(cluster.nodes[0]!.node.layout.version);
+    // the map's version moves on with leader reports (the meta group); the client holds one
+    expect(client.mapVersion).toBeGreaterThan(0);
+    expect(client.mapVersion).toBeLessThanOrEqual(cluster.nodes[0]!.node.mapVersion);
     // the writes went through every shard's log, and only through shards' own logs
     const committed = (g: number): number => Math.max(...cluster.nodes.map((n) => (n!.node.hosts(g) ? n!.node.status(g).commit : 0)));
     for (const g of touched) expect(committed(g)).toBeGreaterThan(1);
@@ -159,7 +202,8 @@ describe('3 nodes, 4 shards: every node hosts every shard', () => {
     try {
       const keys = Array.from({ length: 40 }, (_, i) => `lazy-${i}`);
       await Promise.all(keys.map((k) => lazy.put(k, k)));
-      expect(lazy.mapVersion).toBe(cluster.nodes[0]!.node.layout.version);
+      expect(lazy.mapVersion).toBeGreaterThan(0);
+      for (const k of keys) expect(lazy.shardOf(k).group).toBe(cluster.nodes[0]!.node.groupOf(k));
       for (const k of keys) expect(await lazy.get(k)).toBe(k);
     } finally {
       await lazy.close();

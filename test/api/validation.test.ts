@@ -74,7 +74,8 @@ describe('request validation (single node)', () => {
     const bin = await c.sendRaw(Buffer.from('{"id":1,"op":"status"}'), true);
     expect(bin.error?.code).toBe('BAD_REQUEST');
     const s = await c.request({ op: 'status' });
-    expect(s).toMatchObject({ ok: true, node: 'n1', role: 'leader', group: 1, mapVersion: 1 });
+    expect(s).toMatchObject({ ok: true, node: 'n1', role: 'leader', group: 1 });
+    expect(s['mapVersion']).toBeGreaterThanOrEqual(1);
     c.close();
   });
 

@@ -3,7 +3,8 @@
  * in recency order (least recently used first) and linear scans everywhere.
  * Slow and obviously correct; the property tests compare it with the real one.
  */
-import type { Command, CommandResult, ResolvedCacheConfig, SessionRef } from '../../src/cache/index.js';
+import type { Command, CommandResult, ResolvedCacheConfig, RingRange, SessionRef } from '../../src/cache/index.js';
+import { hashKey, RING_SIZE } from '../../src/shard/index.js';
 
 export const OVERHEAD = 48;
 
@@ -40,8 +41,17 @@ export class ModelCache {
   lastApplied = 0;
   evictions = 0;
   expirations = 0;
+  /** Ring ranges given away by splits, as applied (unmerged, unsorted). */
+  notOwned: RingRange[] = [];
+  /** The model of the shard produced by the last split. */
+  splitOff: ModelCache | null = null;
 
   constructor(readonly config: ResolvedCacheConfig) {}
+
+  owns(key: string): boolean {
+    const h = hashKey(key);
+    return !this.notOwned.some((r) => r.start <= h && h < r.end);
+  }
 
   bytes(): number {
     return this.entries.reduce((n, e) => n + entrySize(e.key, e.value), 0);
@@ -77,6 +87,7 @@ export class ModelCache {
 
   apply(index: number, cmd: Command): CommandResult {
     this.lastApplied = index;
+    if ('key' in cmd && !this.owns(cmd.key)) return err('WRONG_SHARD');
     if (cmd.ts > this.now) {
       this.now = cmd.ts;
       const before = this.entries.length;
@@ -97,6 +108,9 @@ export class ModelCache {
           if (e) this.toMru(e);
         }
         return { ok: true, kind: 'done' };
+      case 'split':
+        this.split(index, cmd.ranges);
+        return { ok: true, kind: 'done' };
       default: {
         const s = cmd.session;
         if (s) {
@@ -108,6 +122,26 @@ export class ModelCache {
         return r;
       }
     }
+  }
+
+  private split(index: number, ranges: readonly RingRange[]): void {
+    const inRanges = (key: string): boolean => ranges.some((r) => r.start <= hashKey(key) && hashKey(key) < r.end);
+    const other = new ModelCache(this.config);
+    other.now = this.now;
+    other.lastApplied = index;
+    other.entries = this.entries.filter((e) => inRanges(e.key));
+    this.entries = this.entries.filter((e) => !inRanges(e.key));
+    other.sessions = this.sessions.map((s) => ({ ...s, results: s.results.map((r) => ({ ...r })) }));
+    // The new shard owns the moved ranges minus what was given away before.
+    other.notOwned = [...this.notOwned];
+    let from = 0;
+    for (const r of ranges) {
+      if (r.start > from) other.notOwned.push({ start: from, end: r.start });
+      from = r.end;
+    }
+    if (from < RING_SIZE) other.notOwned.push({ start: from, end: RING_SIZE });
+    this.notOwned = [...this.notOwned, ...ranges];
+    this.splitOff = other;
   }
 
   private sessionBegin(ref: SessionRef): CommandResult | null {
@@ -136,7 +170,7 @@ export class ModelCache {
     }
   }
 
-  private write1(cmd: Exclude<Command, { type: 'clock' | 'register' | 'touch' }>): CommandResult {
+  private write1(cmd: Exclude<Command, { type: 'clock' | 'register' | 'touch' | 'split' }>): CommandResult {
     switch (cmd.type) {
       case 'put':
         if (entrySize(cmd.key, cmd.value) > this.config.maxBytes) return err('TOO_LARGE');

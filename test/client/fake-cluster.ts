@@ -51,6 +51,8 @@ export class FakeCluster {
   shards: FakeShard[];
   /** When set, `map` answers this object instead of the real map. */
   mapOverride: Record<string, unknown> | null = null;
+  /** When not undefined, `map` carries `meta: {group: 0, replicas, leader, term}` with this leader. */
+  metaLeader: string | null | undefined = undefined;
   /** Runs before the cluster's own handling; return true to take the frame. */
   intercept: (node: FakeNode, frame: Frame, ctx: FakeContext) => boolean = () => false;
   /** When true for a frame, the node handles it (a write is applied) but drops the socket instead of answering. */
@@ -108,6 +110,7 @@ export class FakeCluster {
       version: this.version,
       shards: this.shards.map((s) => ({ ...s, ranges: s.ranges.map((r) => [...r]) })),
       members: [...this.nodes.values()].map((n) => ({ node: n.id, url: n.url })),
+      ...(this.metaLeader === undefined ? {} : { meta: { group: 0, replicas: [...this.nodes.keys()], leader: this.metaLeader, term: 1 } }),
     };
   }
 

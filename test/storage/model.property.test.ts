@@ -3,7 +3,8 @@
  * suffixes, hard state, membership, snapshots, compactions, installed
  * snapshots) over several groups, with turn boundaries and reopens anywhere,
  * leaves a NodeStore that reads exactly like MemoryStorage fed the same writes
- * — in memory at every step and after every reopen.
+ * — in memory at every step and after every reopen. Groups are also dropped and
+ * made again (empty, or from a snapshot as after a split), in any turn.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -24,6 +25,8 @@ type Op =
   | { k: 'snap'; g: number; at: number; data: Uint8Array }
   | { k: 'compact'; g: number; at: number }
   | { k: 'install'; g: number; ahead: number; data: Uint8Array }
+  | { k: 'drop'; g: number }
+  | { k: 'create'; g: number; fromSnapshot: boolean; index: number; data: Uint8Array }
   | { k: 'turn' }
   | { k: 'reopen' };
 
@@ -36,6 +39,17 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ k: fc.constant('snap' as const), g, at: frac, data: fc.uint8Array({ maxLength: 10 }) }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('compact' as const), g, at: frac }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('install' as const), g, ahead: fc.integer({ min: 1, max: 5 }), data: fc.uint8Array({ maxLength: 10 }) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('drop' as const), g }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant('create' as const),
+      g,
+      fromSnapshot: fc.boolean(),
+      index: fc.integer({ min: 1, max: 20 }),
+      data: fc.uint8Array({ maxLength: 10 }),
+    }),
+  },
   { weight: 2, arbitrary: fc.constant({ k: 'turn' as const }) },
   { weight: 1, arbitrary: fc.constant({ k: 'reopen' as const }) },
 );
@@ -62,6 +76,7 @@ async function run(ops: readonly Op[]): Promise<void> {
     store.group(id, conf);
   }
   const check = (): void => {
+    expect(store.groups()).toEqual([...models.keys()].sort((a, b) => a - b));
     for (const [id, m] of models) expect(view(store.group(id, conf))).toEqual(view(m.mem));
   };
   for (const op of ops) {
@@ -72,12 +87,33 @@ async function run(ops: readonly Op[]): Promise<void> {
     if (op.k === 'reopen') {
       await store.close();
       store = await open(dir);
-      expect(store.groups()).toEqual(GROUPS);
+      check();
+      continue;
+    }
+    if (op.k === 'drop') {
+      if (models.delete(op.g)) void store.dropGroup(op.g);
+      check();
+      continue;
+    }
+    if (op.k === 'create') {
+      if (models.has(op.g)) continue;
+      if (op.fromSnapshot) {
+        const snap = { metadata: { index: op.index, term: 2, conf: { voters: [4, 5, 6], learners: [1] } }, data: op.data };
+        const hs = { term: 3, vote: 5, commit: op.index };
+        const mem = new MemoryStorage(conf);
+        mem.applySnapshot(snap);
+        mem.setHardState(hs);
+        models.set(op.g, { mem, term: 3 });
+        store.groupFromSnapshot(op.g, snap, hs);
+      } else {
+        models.set(op.g, { mem: new MemoryStorage(conf), term: 0 });
+        store.group(op.g, conf);
+      }
       check();
       continue;
     }
     const m = models.get(op.g);
-    if (!m) throw new Error('no model');
+    if (!m) continue; // dropped
     const s = store.group(op.g, conf);
     const { mem } = m;
     const commit = mem.initialState().hardState.commit;

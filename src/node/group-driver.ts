@@ -1,0 +1,227 @@
+/**
+ * What every replica on a node shares, whatever its state machine (the cache
+ * of a data shard, or the shard map of the meta group): the Raft core and its
+ * storage, the persist/send half of the Ready loop, and membership changes
+ * asked for by the meta leader. Subclasses apply entries and serve requests.
+ */
+import { NONE } from '../raft/index.js';
+import type { ConfChange, ConfState, HardState, Message, NodeId, RawNode, Ready, Role } from '../raft/index.js';
+import { isJoint } from '../raft/index.js';
+import type { GroupStorage } from '../storage/index.js';
+import type { NodeError } from './errors.js';
+
+/**
+ * Message types that may leave before this Ready's write is durable (when the
+ * Ready changes neither term nor vote). Heartbeats and ReadIndex traffic claim
+ * nothing about the log. `app` is only ever sent by a leader: its entries come
+ * from the leader's own log, and the core counts the leader's own copy toward a
+ * commit only once it is persisted (`Raft.onPersisted`, from `advance()`), so
+ * the append says nothing about our disk; the leader writes its log in
+ * parallel with replicating it (Raft thesis §10.2.1; README decision 3).
+ * Answers to appends (`app-resp`), votes and snapshots still wait for the flush.
+ */
+const EARLY_TYPES: ReadonlySet<Message['type']> = new Set<Message['type']>([
+  'heartbeat',
+  'heartbeat-resp',
+  'read-index',
+  'read-index-resp',
+  'app',
+]);
+
+/** A membership step the meta leader asks a shard's leader for (see node.ts, the executor). */
+export type ConfRequestOp = 'add-learner' | 'add-voter' | 'remove' | 'transfer';
+
+/** What a replica says about its group's membership and leadership (the executor's view of a shard). */
+export interface ConfReport {
+  readonly group: number;
+  readonly leader: NodeId;
+  readonly term: number;
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+  readonly joint: boolean;
+}
+
+export abstract class GroupDriver {
+  readonly groupId: number;
+  readonly storage: GroupStorage;
+  abstract readonly raw: RawNode;
+  /** Last applied log index (entries without a command count too). */
+  applied = 0;
+  role: Role = 'follower';
+  leader: NodeId = NONE;
+
+  /** Term and vote last handed to storage: messages of a Ready that changes neither may leave early. */
+  protected persistedTerm = -1;
+  protected persistedVote = -1;
+  /** Messages of the Ready in progress that wait for the flush. */
+  private held: Message[] = [];
+  /** Latest hard state that changed only the commit index and is not yet handed to storage. */
+  private deferredHardState: HardState | null = null;
+  private readonly sendFn: (to: NodeId, groupId: number, m: Message) => void;
+
+  protected constructor(groupId: number, storage: GroupStorage, send: (to: NodeId, groupId: number, m: Message) => void) {
+    this.groupId = groupId;
+    this.storage = storage;
+    this.sendFn = send;
+    const hs = storage.initialState().hardState;
+    this.persistedTerm = hs.term;
+    this.persistedVote = hs.vote;
+  }
+
+  /** One tick of this group (the core's clock and the subclass's timers). */
+  abstract tick(): void;
+  /** Turns queued reads into a ReadIndex request (once per node turn). */
+  abstract issueReads(): void;
+  /** Step 3 of the Ready: apply committed entries, install a snapshot, serve reads. */
+  abstract applyReady(rd: Ready): void;
+  /** Fails every waiting request (shutdown, storage failure, replica removed). */
+  abstract failAll(err: NodeError): void;
+  /** The state machine's image at `applied` (for a snapshot). */
+  protected abstract snapshotData(): Uint8Array;
+
+  /**
+   * Step 1 of the Ready: hand hard state, entries and snapshot to storage
+   * (durable at the next flush).
+   */
+  persist(rd: Ready): void {
+    if (rd.snapshot) void this.storage.applySnapshot(rd.snapshot);
+    if (rd.entries.length > 0) void this.storage.append(rd.entries);
+    if (rd.hardState !== null && !rd.mustSync) {
+      // Only the commit index moved: the core does not require it synced, and
+      // handing it to storage now would start a synced batch of its own (one
+      // extra fsync per write). It rides with the next synced batch, or the
+      // next tick (decision 4 in README.md).
+      this.deferredHardState = rd.hardState;
+      return;
+    }
+    const hs = rd.hardState ?? (rd.mustSync ? this.deferredHardState : null);
+    this.deferredHardState = null;
+    if (hs !== null) void this.storage.setHardState(hs);
+  }
+
+  /**
+   * Hands a deferred commit-only hard state to storage (its own batch). Called
+   * on every tick and before close, so the persisted commit index lags by at
+   * most one tick when no synced Ready comes along.
+   */
+  persistDeferredHardState(): void {
+    const hs = this.deferredHardState;
+    if (hs === null) return;
+    this.deferredHardState = null;
+    void this.storage.setHardState(hs);
+  }
+
+  /**
+   * Before the flush: messages that depend on nothing being persisted leave at
+   * once (heartbeats, ReadIndex traffic and the leader's appends, of an
+   * unchanged term and vote: see EARLY_TYPES); everything else (append
+   * answers, votes, snapshots) is held until the flush resolves. Returns
+   * whether anything was held.
+   */
+  sendEarly(rd: Ready): boolean {
+    const hs = rd.hardState;
+    const termStable = hs === null || (hs.term === this.persistedTerm && hs.vote === this.persistedVote);
+    if (hs !== null) {
+      this.persistedTerm = hs.term;
+      this.persistedVote = hs.vote;
+    }
+    const held = this.held;
+    for (const m of rd.messages) {
+      if (termStable && EARLY_TYPES.has(m.type)) this.sendFn(m.to, this.groupId, m);
+      else held.push(m);
+    }
+    return held.length > 0;
+  }
+
+  /** After the flush: send what was held. */
+  sendHeld(): void {
+    const held = this.held;
+    if (held.length === 0) return;
+    this.held = [];
+    for (const m of held) this.sendFn(m.to, this.groupId, m);
+  }
+
+  /** Records a snapshot of the state machine at `applied` (with the membership as of it). */
+  protected takeSnapshot(): number {
+    const prev = this.storage.snapshot().metadata.index;
+    if (this.applied <= prev) return prev;
+    this.storage.createSnapshot(this.applied, this.snapshotData(), this.raw.confState());
+    return prev;
+  }
+
+  /** The group's membership and leadership as this replica sees it. */
+  confReport(): ConfReport {
+    const s = this.raw.status();
+    const conf: ConfState = this.raw.confState();
+    return {
+      group: this.groupId,
+      leader: s.leader,
+      term: s.term,
+      voters: [...conf.voters].sort((a, b) => a - b),
+      learners: [...conf.learners].sort((a, b) => a - b),
+      joint: isJoint(conf),
+    };
+  }
+
+  /**
+   * Leader only: one membership step asked for by the meta leader; idempotent
+   * (a step already in effect does nothing), so the executor simply repeats
+   * its request until the report shows it done.
+   *
+   * - add-learner: first snapshot the state machine and compact the log up to
+   *   it, so the new member catches up from a snapshot (which also carries the
+   *   membership: replaying the log from index 1 would not, as the initial
+   *   membership of a bootstrapped group is not in its log).
+   * - add-voter: only once the learner has caught up with the commit index.
+   * - remove: of ourselves, hand leadership to another caught-up voter first.
+   * - transfer: leadership to `node` once it is caught up.
+   */
+  changeMembership(op: ConfRequestOp, node: NodeId): void {
+    const s = this.raw.status();
+    if (s.role !== 'leader') return;
+    const conf = this.raw.confState();
+    if (isJoint(conf)) return; // the core leaves the joint config on its own
+    const isLearner = conf.learners.includes(node);
+    const isVoterNow = conf.voters.includes(node);
+    const caughtUp = (id: NodeId): boolean => {
+      const pr = s.progress?.get(id);
+      return pr !== undefined && pr.state === 'replicate' && pr.match >= s.commit;
+    };
+    let cc: ConfChange | null = null;
+    switch (op) {
+      case 'add-learner':
+        if (isLearner || isVoterNow) return;
+        if (!this.forceSnapshot()) return;
+        cc = { changes: [{ op: 'add-learner', node }] };
+        break;
+      case 'add-voter':
+        if (isVoterNow) return;
+        if (!isLearner || !caughtUp(node)) return;
+        cc = { changes: [{ op: 'add-voter', node }] };
+        break;
+      case 'remove':
+        if (!isLearner && !isVoterNow) return;
+        if (node === this.raw.status().id) {
+          const to = conf.voters.find((v) => v !== node && caughtUp(v));
+          if (to !== undefined && (s.leadTransferee ?? NONE) === NONE) this.raw.transferLeadership(to);
+          return;
+        }
+        cc = { changes: [{ op: 'remove', node }] };
+        break;
+      case 'transfer':
+        if (node === s.id || !isVoterNow || (s.leadTransferee ?? NONE) !== NONE || !caughtUp(node)) return;
+        this.raw.transferLeadership(node);
+        return;
+    }
+    this.raw.proposeConfChange(cc);
+  }
+
+  /** Snapshot at `applied` and drop the log up to it: a member added next catches up by snapshot. */
+  private forceSnapshot(): boolean {
+    if (this.applied === 0) return false;
+    this.takeSnapshot();
+    const at = this.storage.snapshot().metadata.index;
+    if (at > this.storage.firstIndex() - 1) void this.storage.compact(at);
+    return true;
+  }
+}
