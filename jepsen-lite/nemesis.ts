@@ -5,12 +5,22 @@
  * quiet warm-up and cool-down, and the executor heals everything (network,
  * killed nodes restarted, paused nodes continued) before it returns, also
  * when it is aborted.
+ *
+ * Membership faults change the cluster for good: `add-node` starts a new node
+ * that joins (`start --join`), `remove-node` drains a node (`nodeRemove`) and,
+ * once the map reports it removed, stops its process; `split` splits a shard.
+ * The schedule tracks the node set they leave behind, so later faults target
+ * nodes that exist (a removal never goes below `minMembers`, an addition never
+ * above `maxMembers`). The "heal" of a removal is waiting for the drain to
+ * finish (bounded), so the next fault starts only after it.
  */
 import type { SeededRng } from '../src/util/rng.js';
 import type { Pair } from './network.js';
 
-export type NemesisKind = 'partition' | 'kill' | 'pause';
-export const NEMESIS_KINDS: readonly NemesisKind[] = ['partition', 'kill', 'pause'];
+export type NemesisKind = 'partition' | 'kill' | 'pause' | 'add-node' | 'remove-node' | 'split';
+export const NEMESIS_KINDS: readonly NemesisKind[] = ['partition', 'kill', 'pause', 'add-node', 'remove-node', 'split'];
+/** Names `--nemesis` accepts for several kinds at once. */
+export const NEMESIS_GROUPS: Readonly<Record<string, readonly NemesisKind[]>> = { membership: ['add-node', 'remove-node'] };
 
 export type PartitionShape = 'halves' | 'isolate-leader' | 'majority-minority' | 'bridge' | 'ring' | 'one-way';
 /** The shapes that cut links both ways. */
@@ -26,7 +36,13 @@ export type NodeTarget = { readonly leader: true; readonly fallback: number } | 
 export type Fault =
   | { readonly kind: 'partition'; readonly shape: PartitionShape; readonly order: readonly number[] }
   | { readonly kind: 'kill'; readonly target: NodeTarget }
-  | { readonly kind: 'pause'; readonly target: NodeTarget };
+  | { readonly kind: 'pause'; readonly target: NodeTarget }
+  /** Start node `node` (the next id) with --join. */
+  | { readonly kind: 'add-node'; readonly node: number }
+  /** Drain node `node`, stop it once removed. */
+  | { readonly kind: 'remove-node'; readonly node: number }
+  /** Split the data shard at index `pick` mod count of the map's shards (ascending) at the window's start. */
+  | { readonly kind: 'split'; readonly pick: number };
 
 export interface FaultWindow {
   /** Milliseconds from the start of the workload. */
@@ -47,6 +63,10 @@ export interface ScheduleOptions {
   readonly maxFaultMs?: number;
   readonly minGapMs?: number;
   readonly maxGapMs?: number;
+  /** A removal never leaves fewer active nodes than this (default 3: a shard's replicas need distinct nodes). */
+  readonly minMembers?: number;
+  /** An addition never makes more active nodes than this (default nodes + 2). */
+  readonly maxMembers?: number;
 }
 
 /** Shapes that cut at least one link with `n` nodes (ring needs 4, bridge 3, the rest 2). */
@@ -67,25 +87,52 @@ export function makeSchedule(rng: SeededRng, o: ScheduleOptions): FaultWindow[] 
   const out: FaultWindow[] = [];
   if (kinds.length === 0 || o.nodes < 2) return out;
   const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
+  const minMembers = o.minMembers ?? 3;
+  const maxMembers = o.maxMembers ?? o.nodes + 2;
+  // The nodes the cluster has at this point of the schedule (membership faults change it).
+  const active = [...ids];
+  let nextId = o.nodes + 1;
   const end = o.durationMs - cooldown;
   let t = warmup;
   for (;;) {
     const room = end - t;
     if (room < minFault) break;
     const length = Math.min(room, minFault + rng.int(maxFault - minFault + 1));
-    const kind = kinds[rng.int(kinds.length)] as NemesisKind;
-    let fault: Fault;
+    let kind = kinds[rng.int(kinds.length)] as NemesisKind;
+    // A removal that would go below minMembers adds instead, and the other way round.
+    if (kind === 'remove-node' && active.length <= minMembers) kind = 'add-node';
+    else if (kind === 'add-node' && active.length >= maxMembers) kind = 'remove-node';
+    let fault: Fault | null;
     if (kind === 'partition') {
       fault = { kind, shape: shapes[rng.int(shapes.length)] as PartitionShape, order: shuffle(rng, ids) };
+    } else if (kind === 'add-node') {
+      fault = active.length < maxMembers ? { kind, node: nextId } : null;
+      if (fault !== null) active.push(nextId++);
+    } else if (kind === 'remove-node') {
+      const node = active.length > minMembers ? (active[rng.int(active.length)] as number) : null;
+      fault = node === null ? null : { kind, node };
+      if (node !== null) active.splice(active.indexOf(node), 1);
+    } else if (kind === 'split') {
+      fault = { kind, pick: rng.int(0x40000000) };
     } else {
       const leader = rng.int(2) === 0;
-      const node = ids[rng.int(ids.length)] as number;
+      const node = active[rng.int(active.length)] as number;
       fault = { kind, target: leader ? { leader: true, fallback: node } : { leader: false, node } };
     }
-    out.push({ startMs: t, endMs: t + length, fault });
+    if (fault !== null) out.push({ startMs: t, endMs: t + length, fault });
     t += length + minGap + rng.int(maxGap - minGap + 1);
   }
   return out;
+}
+
+/** The node ids active after the schedule's membership faults (for tests and the report). */
+export function membersAfter(nodes: number, schedule: readonly FaultWindow[]): number[] {
+  const active = new Set(Array.from({ length: nodes }, (_, i) => i + 1));
+  for (const w of schedule) {
+    if (w.fault.kind === 'add-node') active.add(w.fault.node);
+    else if (w.fault.kind === 'remove-node') active.delete(w.fault.node);
+  }
+  return [...active].sort((a, b) => a - b);
 }
 
 function shuffle(rng: SeededRng, xs: readonly number[]): number[] {
@@ -185,6 +232,14 @@ export interface NemesisTarget {
   /** SIGSTOP / SIGCONT. */
   pause(id: number): void;
   resume(id: number): void;
+  /** Start node `id` with --join (membership nemesis). */
+  addNode?(id: number): Promise<void>;
+  /** Send `nodeRemove` for node `id` (starts the drain); rejects when the command fails. */
+  removeNode?(id: number): Promise<void>;
+  /** Wait (bounded) until node `id` is removed from the map, then stop its process; false if the drain did not finish in time. */
+  awaitRemoved?(id: number): Promise<boolean>;
+  /** Split a data shard chosen by `pick`; resolves with what was done ("shard 3 → 9"). */
+  split?(pick: number): Promise<string>;
 }
 
 /** A fault as it was applied (times in the history's clock). */
@@ -211,7 +266,18 @@ export async function runNemesis(o: NemesisRunOptions): Promise<FaultRecord[]> {
   const records: FaultRecord[] = [];
   const killed = new Set<number>();
   const paused = new Set<number>();
+  /** Nodes whose removal was requested (their process is stopped once the drain finishes). */
+  const removing = new Set<number>();
+  const gone = new Set<number>();
   let partitioned = false;
+  const finishRemovals = async (): Promise<void> => {
+    for (const id of [...removing]) {
+      const done = (await o.target.awaitRemoved?.(id)) ?? true;
+      removing.delete(id);
+      if (done) gone.add(id);
+      else o.log?.(`nemesis: n${id} was not removed in time; it stays up (draining)`);
+    }
+  };
   const healAll = async (): Promise<void> => {
     if (partitioned) o.target.healNetwork();
     partitioned = false;
@@ -223,6 +289,8 @@ export async function runNemesis(o: NemesisRunOptions): Promise<FaultRecord[]> {
       o.target.restart(id);
       killed.delete(id);
     }
+    // After the restarts: a drain needs the shards' quorums.
+    await finishRemovals();
   };
   try {
     for (const w of o.schedule) {
@@ -231,15 +299,43 @@ export async function runNemesis(o: NemesisRunOptions): Promise<FaultRecord[]> {
       const f = w.fault;
       const record: FaultRecord = { kind: f.kind, description: '', startNs: o.now(), endNs: 0 };
       if (f.kind === 'partition') {
-        const leader = f.shape === 'isolate-leader' || f.shape === 'one-way' ? await o.target.findLeader() : null;
+        const found = f.shape === 'isolate-leader' || f.shape === 'one-way' ? await o.target.findLeader() : null;
+        // Partitions cut links among `order` (the proxied nodes); a leader outside it (an added node) cannot be cut off.
+        const leader = found !== null && f.order.includes(found) ? found : null;
         const cuts = partitionCuts(f.shape, f.order, leader);
         o.target.partition(cuts);
         partitioned = true;
-        record.description = `partition ${f.shape}${leader !== null ? ` (leader n${leader})` : ''}: cut ${describeCuts(cuts)}`;
+        const about = leader !== null ? ` (leader n${leader})` : found !== null ? ` (leader n${found} is not proxied; n${f.order[0]} instead)` : '';
+        record.description = `partition ${f.shape}${about}: cut ${describeCuts(cuts)}`;
+      } else if (f.kind === 'add-node') {
+        if (o.target.addNode === undefined) throw new Error('this target cannot add nodes');
+        await o.target.addNode(f.node);
+        record.description = `add node n${f.node} (join)`;
+      } else if (f.kind === 'remove-node') {
+        if (o.target.removeNode === undefined) throw new Error('this target cannot remove nodes');
+        if (gone.has(f.node)) record.description = `remove node n${f.node}: skipped (already gone)`;
+        else {
+          try {
+            await o.target.removeNode(f.node);
+            removing.add(f.node);
+            record.description = `remove node n${f.node} (drain, then stop)`;
+          } catch (e) {
+            record.description = `remove node n${f.node}: refused (${e instanceof Error ? e.message : String(e)})`;
+          }
+        }
+      } else if (f.kind === 'split') {
+        if (o.target.split === undefined) throw new Error('this target cannot split shards');
+        try {
+          record.description = `split ${await o.target.split(f.pick)}`;
+        } catch (e) {
+          record.description = `split: refused (${e instanceof Error ? e.message : String(e)})`;
+        }
       } else {
         const node = f.target.leader ? ((await o.target.findLeader()) ?? f.target.fallback) : f.target.node;
         const who = `${f.target.leader ? 'leader ' : ''}n${node}`;
-        if (f.kind === 'kill') {
+        if (gone.has(node) || removing.has(node)) {
+          record.description = `${f.kind} ${who}: skipped (removed)`;
+        } else if (f.kind === 'kill') {
           await o.target.kill(node);
           killed.add(node);
           record.description = `kill -9 ${who}`;
@@ -263,12 +359,20 @@ export async function runNemesis(o: NemesisRunOptions): Promise<FaultRecord[]> {
   return records;
 }
 
-/** "partition,kill" → kinds; throws on an unknown name. "none" or "" → []. */
+/** "partition,kill,membership" → kinds ("membership" = add-node,remove-node); throws on an unknown name. "none" or "" → []. */
 export function parseNemesisKinds(text: string): NemesisKind[] {
   if (text.trim() === '' || text.trim() === 'none') return [];
-  const kinds = text.split(',').map((s) => s.trim());
-  for (const k of kinds) {
-    if (!(NEMESIS_KINDS as readonly string[]).includes(k)) throw new RangeError(`unknown nemesis '${k}' (known: ${NEMESIS_KINDS.join(', ')})`);
+  const out: NemesisKind[] = [];
+  for (const k of text.split(',').map((s) => s.trim())) {
+    const group = Object.hasOwn(NEMESIS_GROUPS, k) ? NEMESIS_GROUPS[k] : undefined;
+    if (group !== undefined) out.push(...group);
+    else if ((NEMESIS_KINDS as readonly string[]).includes(k)) out.push(k as NemesisKind);
+    else throw new RangeError(`unknown nemesis '${k}' (known: ${[...NEMESIS_KINDS, ...Object.keys(NEMESIS_GROUPS)].join(', ')})`);
   }
-  return [...new Set(kinds)] as NemesisKind[];
+  return [...new Set(out)];
+}
+
+/** True when the kinds change the cluster's shape (nodes or shards). */
+export function changesMembership(kinds: readonly NemesisKind[]): boolean {
+  return kinds.some((k) => k === 'add-node' || k === 'remove-node' || k === 'split');
 }

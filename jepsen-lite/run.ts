@@ -14,9 +14,10 @@ import { DEFAULT_OPTIONS, runJepsen, summaryJson } from './runner.js';
 import type { JepsenOptions } from './runner.js';
 
 export const USAGE = `usage: jepsen-lite [--nodes 3] [--time 60] [--clients 10] [--keys 5]
-         [--nemesis partition,kill,pause|none] [--seed S] [--shards 1] [--unsafe-stale-reads]
+         [--nemesis partition,kill,pause,membership,split|none] [--seed S] [--shards 1] [--unsafe-stale-reads]
          [--out DIR] [--json] [--op-timeout-ms 1500] [--recovery-timeout-ms 30000]
-         [--check-timeout-ms 120000] [--keep-data] [--log-level warn]
+         [--check-timeout-ms 120000] [--drain-timeout-ms 30000] [--keep-data] [--log-level warn]
+  membership = add-node,remove-node
 `;
 
 export class UsageError extends Error {}
@@ -87,6 +88,9 @@ export function parseArgs(argv: readonly string[], now = new Date()): ParsedArgs
         break;
       case '--recovery-timeout-ms':
         o = { ...o, recoveryTimeoutMs: intFlag(flag, value(), 1000, 600_000) };
+        break;
+      case '--drain-timeout-ms':
+        o = { ...o, drainTimeoutMs: intFlag(flag, value(), 1000, 600_000) };
         break;
       case '--check-timeout-ms':
         o = { ...o, checkTimeoutMs: intFlag(flag, value(), 1000, 3_600_000) };

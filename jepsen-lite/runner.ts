@@ -14,8 +14,9 @@ import { SeededRng } from '../src/util/rng.js';
 import { checkHistory, formatCheckResult, formatHistoryJsonl } from './checker/index.js';
 import type { DetailedCheckResult } from './checker/index.js';
 import { notConverged } from './convergence.js';
+import { mapNotSettled } from './map-convergence.js';
 import { ProxiedNetwork } from './network.js';
-import { makeSchedule, runNemesis } from './nemesis.js';
+import { changesMembership, makeSchedule, runNemesis } from './nemesis.js';
 import type { FaultRecord, FaultWindow, NemesisKind, NemesisTarget, ScheduleOptions } from './nemesis.js';
 import { renderReport } from './report.js';
 import { computeStats, formatStats, pairOperations } from './stats.js';
@@ -45,6 +46,8 @@ export interface JepsenOptions {
   readonly keepData: boolean;
   readonly mainPath?: string;
   readonly logLevel?: string;
+  /** How long a removed node's drain may take before the nemesis gives up waiting (membership nemesis). */
+  readonly drainTimeoutMs?: number;
 }
 
 export const DEFAULT_OPTIONS: Omit<JepsenOptions, 'seed' | 'out'> = {
@@ -79,12 +82,20 @@ export interface RunResult {
   readonly aborted: boolean;
 }
 
+/** Voters per shard the nodes derive (src/node effectiveReplication: every member with one shard, else 3). */
+export function replicationFor(o: Pick<JepsenOptions, 'nodes' | 'shards'>): number {
+  return Math.min(o.shards === 1 ? o.nodes : 3, o.nodes);
+}
+
 /** Fault timing for the schedule; unsafe mode uses shapes and lengths that expose stale reads quickly. */
-export function scheduleOptionsFor(o: Pick<JepsenOptions, 'nodes' | 'timeSec' | 'nemesis' | 'unsafeStaleReads'>): ScheduleOptions {
+export function scheduleOptionsFor(o: Pick<JepsenOptions, 'nodes' | 'timeSec' | 'nemesis' | 'unsafeStaleReads'> & Partial<Pick<JepsenOptions, 'shards'>>): ScheduleOptions {
   const durationMs = o.timeSec * 1000;
   const short = durationMs < 30_000;
   const base: ScheduleOptions = {
     nodes: o.nodes,
+    // A removal must leave enough nodes for every shard's replicas.
+    minMembers: Math.max(3, replicationFor({ nodes: o.nodes, shards: o.shards ?? 1 })),
+    maxMembers: Math.min(9, o.nodes + 2),
     durationMs,
     kinds: o.nemesis,
     warmupMs: short ? 1500 : 3000,
@@ -152,7 +163,7 @@ export async function runJepsen(o: JepsenOptions, log: (line: string) => void, s
 
   const nemesisTarget: NemesisTarget = {
     findLeader: async () => {
-      const statuses = await Promise.all(cluster.nodes.filter((n) => n.child !== null && !paused.has(n.id)).map((n) => cluster.health(n, 500)));
+      const statuses = await Promise.all(cluster.active().filter((n) => n.child !== null && !paused.has(n.id)).map((n) => cluster.health(n, 500)));
       const leaders = statuses.filter((s): s is NodeStatus => s !== null && s.role === 'leader').sort((a, b) => b.term - a.term);
       const l = leaders[0];
       return l === undefined ? null : Number(l.node.replace(/^n/, ''));
@@ -177,6 +188,42 @@ export async function runJepsen(o: JepsenOptions, log: (line: string) => void, s
       const pid = cluster.node(id).child?.pid;
       paused.delete(id);
       if (pid !== undefined) process.kill(pid, 'SIGCONT');
+    },
+    // Added nodes' peer links are direct (not proxied): the address a node
+    // registers with the meta group is one for every dialer, while the proxies
+    // are per pair. Partitions therefore cut links among the initial nodes only.
+    addNode: async (id) => {
+      const n = await cluster.addNode();
+      if (n.id !== id) throw new Error(`added node got id ${n.id}, the schedule expected ${id}`);
+    },
+    removeNode: async (id) => {
+      const r = await cluster.admin({ op: 'nodeRemove', node: id });
+      if (r.ok) return;
+      // A retried command (after no answer) may be refused because the first one took: draining or gone is success.
+      const maps = await Promise.all(cluster.active().filter((n) => n.child !== null && n.id !== id).map((n) => cluster.fetchMap(n)));
+      const newest = maps.filter((m) => m !== null).sort((a, b) => b.version - a.version)[0];
+      const member = newest?.members.find((m) => m.node === `n${id}`);
+      if (newest !== undefined && (member === undefined || member.state === 'draining')) return;
+      throw new Error(`${r.code}: ${r.message}`);
+    },
+    awaitRemoved: async (id) => {
+      try {
+        await cluster.waitRemovedAndRetire(id, o.drainTimeoutMs ?? 30_000);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    split: async (pick) => {
+      const running = cluster.active().filter((n) => n.child !== null && !paused.has(n.id));
+      const maps = await Promise.all(running.map((n) => cluster.fetchMap(n)));
+      const map = maps.filter((m) => m !== null).sort((a, b) => b.version - a.version)[0];
+      if (map === undefined) throw new Error('no node answered map');
+      const shards = map.shards.map((x) => x.shard).sort((a, b) => a - b);
+      const shard = shards[pick % shards.length]!;
+      const r = await cluster.admin({ op: 'shardSplit', shard });
+      if (!r.ok) throw new Error(`shard ${shard}: ${r.code}: ${r.message}`);
+      return `shard ${shard} → new shard ${String(r.result['shard'] ?? '?')} (map v${String(r.result['version'] ?? '?')})`;
     },
   };
 
@@ -229,7 +276,7 @@ export async function runJepsen(o: JepsenOptions, log: (line: string) => void, s
     network.healAll();
     log(`workload done: ${history.events.length} events; waiting for the cluster to converge`);
 
-    const health = await waitConverged(cluster, aborted() ? 5000 : o.recoveryTimeoutMs, unexpectedExits);
+    const health = await waitConverged(cluster, aborted() ? 5000 : o.recoveryTimeoutMs, unexpectedExits, changesMembership(o.nemesis) ? replicationFor(o) : null);
     log(health.detail);
 
     const check = checkHistory(history.events, { timeoutMs: o.checkTimeoutMs });
@@ -261,28 +308,43 @@ export async function runJepsen(o: JepsenOptions, log: (line: string) => void, s
 }
 
 /**
- * Waits until every node answers /health and every shard has converged
- * (convergence.ts); healthy = that happened within timeoutMs and no node
+ * Waits until every node not removed answers /health and every shard has
+ * converged (convergence.ts); with `replication` (membership nemeses) also
+ * until the maps agree on a settled, balanced placement over those nodes
+ * (map-convergence.ts). healthy = that happened within timeoutMs and no node
  * exited on its own.
  */
-async function waitConverged(cluster: LocalCluster, timeoutMs: number, unexpectedExits: readonly string[]): Promise<{ healthy: boolean; detail: string }> {
+async function waitConverged(
+  cluster: LocalCluster,
+  timeoutMs: number,
+  unexpectedExits: readonly string[],
+  replication: number | null,
+): Promise<{ healthy: boolean; detail: string }> {
   const deadline = Date.now() + timeoutMs;
   let last: NodeHealth[] = [];
   for (;;) {
-    last = await Promise.all(cluster.nodes.map(async (n) => ({ id: n.id, status: n.child === null ? null : await cluster.health(n, 1000) })));
-    const why = notConverged(last.map((h) => h.status));
+    const nodes = cluster.active();
+    last = await Promise.all(nodes.map(async (n) => ({ id: n.id, status: n.child === null ? null : await cluster.health(n, 1000) })));
+    let why = notConverged(last.map((h) => h.status));
+    if (why === null && replication !== null) {
+      const maps = await Promise.all(nodes.map((n) => cluster.fetchMap(n)));
+      const problem = mapNotSettled(maps, { replication, members: nodes.map((n) => `n${n.id}`) });
+      if (problem !== null) why = `map: ${problem}`;
+    }
     const converged = why === null;
     if (converged || Date.now() >= deadline) {
       const lines = last.map((h) =>
         h.status === null
           ? `  n${h.id}: no answer`
-          : `  ${h.status.node}: ${h.status.role} term ${h.status.term} commit ${h.status.commit} applied ${h.status.applied}`,
+          : `  ${h.status.node}: ${h.status.role} term ${h.status.term} commit ${h.status.commit} applied ${h.status.applied}${h.status.shards !== undefined ? ` shards ${h.status.shards.map((x) => x.group).join(',')}` : ''}`,
       );
+      const retired = cluster.nodes.filter((n) => n.retired).map((n) => `n${n.id}`);
       const healthy = converged && unexpectedExits.length === 0;
       const head = healthy
-        ? 'cluster healthy: every node answers; every shard has one leader and converged commit and applied indexes'
+        ? `cluster healthy: every node answers; every shard has one leader and converged commit and applied indexes${replication !== null ? '; the maps agree on a settled, balanced placement' : ''}`
         : `cluster NOT healthy${converged ? '' : ` (not converged within ${timeoutMs} ms: ${why})`}`;
-      return { healthy, detail: [head, ...lines, ...unexpectedExits.map((e) => `  unexpected exit: ${e}`)].join('\n') };
+      const removedLine = retired.length > 0 ? [`  removed (stopped): ${retired.join(' ')}`] : [];
+      return { healthy, detail: [head, ...lines, ...removedLine, ...unexpectedExits.map((e) => `  unexpected exit: ${e}`)].join('\n') };
     }
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -910,8 +910,11 @@ export class RaftcacheClient {
     for (const m of map.members) this.nodeUrls.set(m.node, m.url);
     this.memberUrls = map.members.map((m) => m.url);
     if (map.version !== old.version) this.nearCache?.clear();
+    // The map's meta leader is only a hint: a leader an operator command just
+    // reached is fresher, and a wrong guess costs one NOT_LEADER redirect.
     const metaLeader = map.meta?.leader ?? null;
-    if (metaLeader !== null) this.metaRoute().leaderUrl = this.nodeUrls.get(metaLeader) ?? null;
+    const route = this.metaRoute();
+    if (metaLeader !== null && route.leaderUrl === null) route.leaderUrl = this.nodeUrls.get(metaLeader) ?? null;
   }
 
   private hintUrl(err: WireError): string | null {

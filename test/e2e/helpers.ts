@@ -2,7 +2,7 @@
  * Helpers for the end-to-end tests: they run real node processes from dist/
  * (`npm test` builds first) on 127.0.0.1 with free ports and temp data dirs.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,6 +15,17 @@ const START = join(root, 'dist/src/cli/start.js');
 /** True when the node process exists in dist/ (the server side is built). */
 export const serverBuilt = existsSync(START) && existsSync(MAIN);
 export const SKIP_REASON = `e2e skipped: ${START} does not exist yet (run npm run build once src/cli/start.ts exists)`;
+
+const NODE_JS = join(root, 'dist/src/node/node.js');
+/** The stub `CacheNode.admin` answered with before the meta group ran (src/node/node.ts). */
+const ADMIN_STUB = 'the meta group does not run on this build yet';
+
+/**
+ * True when the built node carries out operator commands (the meta group is
+ * live): the built node.js no longer holds the UNAVAILABLE stub of `admin`.
+ */
+export const adminLive = serverBuilt && existsSync(NODE_JS) && !readFileSync(NODE_JS, 'utf8').includes(ADMIN_STUB);
+export const ADMIN_SKIP_REASON = `membership e2e skipped: the built node's admin() still rejects every operator command as UNAVAILABLE ('${ADMIN_STUB}', ${NODE_JS}): the live meta group has not landed`;
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
