@@ -28,6 +28,7 @@ const FLAGS: Record<string, string> = {
   '--shards': 'shards',
   '--replication': 'replication',
   '--down-timeout-ms': 'downTimeoutMs',
+  '--split-ops-per-sec': 'splitOpsPerSec',
 };
 
 /** Flags without a value. */
@@ -41,6 +42,7 @@ const USAGE = `usage: raftcache start --id N --data DIR --listen HOST:PORT --pee
          [--config FILE.json] [--log-format json|pretty] [--log-level info] [--token T]
          [--shards S] [--replication R] [--down-timeout-ms MS]   (every node of a cluster must be given the same)
          [--join]   (join a running cluster: --members lists running nodes and this one)
+         [--split-ops-per-sec N]   (the meta leader splits a shard whose leader serves more; 0 = off)
          [--unsafe-stale-reads]   (TEST ONLY: reads skip ReadIndex and may be stale)
 `;
 
@@ -97,7 +99,7 @@ export async function loadStartConfig(argv: readonly string[]): Promise<NodeConf
   const merged: Record<string, unknown> = { ...base };
   for (const [field, text] of Object.entries(flags)) {
     if (field === 'config') continue;
-    if (field === 'id' || field === 'shards' || field === 'replication' || field === 'downTimeoutMs') merged[field] = /^\d+$/.test(text) ? Number(text) : text;
+    if (field === 'id' || field === 'shards' || field === 'replication' || field === 'downTimeoutMs' || field === 'splitOpsPerSec') merged[field] = /^\d+$/.test(text) ? Number(text) : text;
     else if (field === 'members') merged['members'] = parseMembersFlag(text);
     else if (field in SWITCHES_BY_FIELD) merged[field] = true;
     else merged[field] = text;

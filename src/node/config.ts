@@ -119,6 +119,14 @@ export const nodeConfigSchema = z
      * and hosts whatever the meta leader moves onto it.
      */
     join: z.boolean().default(false),
+    /**
+     * Automatic split: the meta leader splits a data shard whose leader served
+     * more than this many client operations per second (writes + reads served
+     * by the leader), measured over 5 s. 0 = off (the default).
+     */
+    splitOpsPerSec: z.number().int().min(0).default(0),
+    /** Most data shards automatic splits may create. */
+    maxShards: positiveInt.max(4096).default(256),
     /** The meta group marks a node down after this long without a heartbeat; its replicas are then re-placed. Same on every node (bootstrap). */
     downTimeoutMs: positiveInt.default(30_000),
     /** The leader proposes a clock entry when TTL keys are pending and no entry carried time for this long. */

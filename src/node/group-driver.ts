@@ -39,6 +39,8 @@ export interface ConfReport {
   readonly voters: readonly NodeId[];
   readonly learners: readonly NodeId[];
   readonly joint: boolean;
+  /** Client operations per second this leader served lately (writes proposed + reads served here); 0 for the meta group. */
+  readonly opsPerSec: number;
 }
 
 export abstract class GroupDriver {
@@ -160,7 +162,25 @@ export abstract class GroupDriver {
       voters: [...conf.voters].sort((a, b) => a - b),
       learners: [...conf.learners].sort((a, b) => a - b),
       joint: isJoint(conf),
+      opsPerSec: this.opsPerSec,
     };
+  }
+
+  /** Recent load (see ConfReport.opsPerSec), sampled by the node. */
+  opsPerSec = 0;
+  private loadSample: { ops: number; at: number } | null = null;
+
+  /** Client operations so far (the load measure); the meta group has none. */
+  protected clientOps(): number {
+    return 0;
+  }
+
+  /** Updates opsPerSec from the operations since the previous sample (`now` in ms). */
+  sampleLoad(now: number): void {
+    const ops = this.clientOps();
+    const prev = this.loadSample;
+    this.loadSample = { ops, at: now };
+    if (prev !== null && now > prev.at) this.opsPerSec = Math.round(((ops - prev.ops) * 1000) / (now - prev.at));
   }
 
   /**

@@ -97,7 +97,15 @@ export function decodeNodeMessage(m: Message): NodeMessage | null {
         if (!isNat(o['group']) || !isNat(o['leader']) || !isNat(o['term']) || voters === null || learners === null) return null;
         return {
           kind: 'conf-report',
-          report: { group: o['group'], leader: o['leader'], term: o['term'], voters, learners, joint: o['joint'] === true },
+          report: {
+            group: o['group'],
+            leader: o['leader'],
+            term: o['term'],
+            voters,
+            learners,
+            joint: o['joint'] === true,
+            opsPerSec: isNat(o['opsPerSec']) ? o['opsPerSec'] : 0,
+          },
         };
       }
       case 'map':

@@ -155,6 +155,8 @@ export class CacheNode {
   private flushes = 0;
   private replicasAdded = 0;
   private replicasDropped = 0;
+  private autoSplits = 0;
+  private lastAutoSplitTick = Number.NEGATIVE_INFINITY;
   private joining = false;
   /** The split this node (meta leader) waits for, if any: moves pause meanwhile. */
   private splitting: { newGroup: number; done: () => void; timer: NodeJS.Timeout } | null = null;
@@ -816,7 +818,13 @@ export class CacheNode {
     for (const r of this.drivers.values()) r.tick();
     if (this.ticks === CAMPAIGN_PREFERRED_TICK) this.campaignPreferred();
     if (this.ticks % BALANCE_EVERY_TICKS === 0) this.balanceLeaders();
-    if (this.ticks % REPORT_EVERY_TICKS === 0) for (const [g, d] of this.drivers) if (d.role === 'leader') this.reportDirty.add(g);
+    if (this.ticks % REPORT_EVERY_TICKS === 0) {
+      const now = Date.now();
+      for (const [g, d] of this.drivers) {
+        d.sampleLoad(now);
+        if (d.role === 'leader') this.reportDirty.add(g);
+      }
+    }
     this.sendReports();
     if (this.isMetaLeader) this.metaLeaderTick();
     if (this.joining && this.ticks % JOIN_EVERY_TICKS === 1) this.announceJoin();
@@ -852,6 +860,7 @@ export class CacheNode {
     if (meta === null) return;
     const state = meta.state;
     if (this.ticks % EXECUTE_EVERY_TICKS === 0 && this.splitting === null) this.executor.round(state);
+    if (this.ticks % REPORT_EVERY_TICKS === REPORT_EVERY_TICKS / 2) this.maybeAutoSplit(state);
     const every = this.heartbeatEveryTicks;
     if ((this.ticks - this.metaLeaderSince) % every !== 0 || state.config === null) return;
     const ts = Date.now();
@@ -866,6 +875,36 @@ export class CacheNode {
       quiet(this.proposeMeta({ type: 'heartbeat', ts, node: n.id }));
     }
     if (this.ticks - this.metaLeaderSince >= 2 * every) quiet(this.proposeMeta({ type: 'tick', ts }));
+  }
+
+  /**
+   * Automatic split (config `splitOpsPerSec`): a data shard whose leader
+   * reported more load than that is split in two (one split at a time, none
+   * while moves run, at most `maxShards` data shards).
+   */
+  private maybeAutoSplit(state: MetaState): void {
+    const limit = this.config.splitOpsPerSec;
+    if (limit === 0 || this.splitting !== null || state.moves.length > 0) return;
+    // reports sampled before the last split still show its load: wait for fresh ones
+    if (this.ticks - this.lastAutoSplitTick < 2 * REPORT_EVERY_TICKS) return;
+    if (state.shards.length - 1 >= this.config.maxShards) return;
+    let hot: { shard: number; ops: number } | null = null;
+    for (const s of state.shards) {
+      if (s.id === META_GROUP) continue;
+      const r = this.executor.report(s.id);
+      if (r !== undefined && r.opsPerSec > limit && (hot === null || r.opsPerSec > hot.ops)) hot = { shard: s.id, ops: r.opsPerSec };
+    }
+    if (hot === null) return;
+    const shard = hot.shard;
+    this.lastAutoSplitTick = this.ticks;
+    this.logger.info({ shard, opsPerSec: hot.ops, limit }, 'automatic split of a hot shard');
+    this.admin({ op: 'shardSplit', shard }).then(
+      (r) => {
+        this.autoSplits++;
+        this.logger.info({ shard, newShard: r.shard, version: r.version }, 'automatic split done');
+      },
+      (err: unknown) => this.logger.warn({ shard, err: String(err) }, 'automatic split failed'),
+    );
   }
 
   /** A joining node announces itself to the cluster until the map lists it. */
@@ -1072,6 +1111,7 @@ export class CacheNode {
     out.sample('raftcache_map_version', 'gauge', 'Version of the shard map this node routes by.', this.currentLayout.version);
     out.sample('raftcache_replicas_added_total', 'counter', 'Replicas created on this node (at start and when shards moved here).', this.replicasAdded);
     out.sample('raftcache_replicas_dropped_total', 'counter', 'Replicas dropped because their shard moved away.', this.replicasDropped);
+    out.sample('raftcache_auto_splits_total', 'counter', 'Shards this node (as meta leader) split because of their load.', this.autoSplits);
     out.sample('raftcache_meta_steps_proposed_total', 'counter', 'Move steps and leader reports proposed by this node as meta leader.', this.executor.proposed);
     const st = this.store.stats();
     out.sample('raftcache_storage_batches_total', 'counter', 'LevelDB write batches (one fsync each).', st.batches);

@@ -482,6 +482,10 @@ export class Replica extends GroupDriver {
     return this.sm.snapshotBytes();
   }
 
+  protected override clientOps(): number {
+    return this.counters.proposals + this.counters.readsServed;
+  }
+
   /** Fails everything waiting (shutdown). */
   failAll(err: NodeError): void {
     let n = 0;

@@ -80,3 +80,39 @@ describe('shard split: 3 nodes, 2 shards', () => {
     expect(await client.get(moved[0] as string)).toBe('after-split');
   }, 60_000);
 });
+
+describe('automatic split: splitOpsPerSec', () => {
+  let cluster: Cluster;
+  afterAll(async () => {
+    await cluster?.close();
+  });
+
+  it('the meta leader splits a shard whose leader serves more than the limit, and only that one', async () => {
+    cluster = await startCluster(3, { shards: 2, splitOpsPerSec: 40 });
+    const client = new RaftcacheClient({ endpoints: [cluster.url(0), cluster.url(1), cluster.url(2)], timeoutMs: 8000, backoffBaseMs: 5, backoffMaxMs: 100 });
+    try {
+      await client.connect();
+      const n0 = cluster.nodes[0]!.node;
+      const shard1Ranges = n0.layout.state.ranges.filter((r) => r.shard === 1);
+      // load only keys of shard 2 (well above 40 ops/s), until the map shows a third shard
+      const hotKeys = Array.from({ length: 400 }, (_, i) => `hot-${i}`).filter((k) => n0.groupOf(k) === 2).slice(0, 20);
+      expect(hotKeys.length).toBe(20);
+      let i = 0;
+      const deadline = Date.now() + 30_000;
+      while (n0.layout.shard(3) === undefined && Date.now() < deadline) {
+        await Promise.all(hotKeys.map((k) => client.put(k, `v${i}`)));
+        i++;
+      }
+      const map = n0.layout.state;
+      expect(map.shards.map((s) => s.id)).toEqual([0, 1, 2, 3]);
+      // the new shard took its ranges from the hot shard 2; shard 1's ranges did not change
+      const span = (id: number): number => map.ranges.filter((r) => r.shard === id).reduce((n, r) => n + (r.end - r.start), 0);
+      expect(span(1) + span(2) + span(3)).toBe(2 ** 32);
+      expect(span(3)).toBeGreaterThan(0);
+      expect(map.ranges.filter((r) => r.shard === 1)).toEqual(shard1Ranges);
+      for (const k of hotKeys) expect(await client.get(k)).toBe(`v${i - 1}`);
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
+});
