@@ -3,52 +3,17 @@
  * routed to the meta leader through NOT_LEADER redirects) and its map watch
  * (`watch` + `{event: "map", version}` pushes), against a fake cluster.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import { RaftcacheClient, RaftcacheError } from '../../src/client/index.js';
 import type { RaftcacheClientOptions } from '../../src/client/index.js';
-import { FakeCluster, THIRD, threeShards } from './fake-cluster.js';
+import { THIRD, threeShards } from './fake-cluster.js';
+import type { FakeCluster } from './fake-cluster.js';
+import { cluster, connected, registerCleanup, rejection, until } from './fake-setup.js';
 import type { FakeShard } from './fake-cluster.js';
 import type { FakeContext, Frame } from './fake-server.js';
 
-const clusters: FakeCluster[] = [];
-const clients: RaftcacheClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close();
-  for (const c of clusters.splice(0)) await c.stop();
-});
-
-async function cluster(): Promise<FakeCluster> {
-  const c = await FakeCluster.start(['n1', 'n2', 'n3'], threeShards());
-  clusters.push(c);
-  return c;
-}
-
-async function connected(c: FakeCluster, extra: Partial<RaftcacheClientOptions> = {}): Promise<RaftcacheClient> {
-  const client = new RaftcacheClient({ endpoints: [c.url('n1')], backoffBaseMs: 1, backoffMaxMs: 5, ...extra });
-  clients.push(client);
-  await client.connect();
-  return client;
-}
-
-async function rejection(p: Promise<unknown>): Promise<RaftcacheError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RaftcacheError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
-}
-
-async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+registerCleanup();
 
 const ADMIN_OPS = new Set(['nodeAdd', 'nodeRemove', 'join', 'shardSplit']);
 

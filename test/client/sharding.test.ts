@@ -1,47 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RaftcacheClient, RaftcacheError } from '../../src/client/index.js';
 import type { RaftcacheClientOptions } from '../../src/client/index.js';
 import { hashKey } from '../../src/shard/index.js';
 import { FakeCluster, THIRD, threeShards } from './fake-cluster.js';
+import { cluster, connected, registerCleanup, rejection, track, until } from './fake-setup.js';
 import type { FakeShard } from './fake-cluster.js';
 import { FakeNode } from './fake-server.js';
 import type { Frame } from './fake-server.js';
 
-const clusters: FakeCluster[] = [];
-const clients: RaftcacheClient[] = [];
 const loose: FakeNode[] = [];
-
-async function cluster(shards: FakeShard[] = threeShards(), ids = ['n1', 'n2', 'n3']): Promise<FakeCluster> {
-  const c = await FakeCluster.start(ids, shards);
-  clusters.push(c);
-  return c;
-}
-
-async function connected(c: FakeCluster, extra: Partial<RaftcacheClientOptions> = {}): Promise<RaftcacheClient> {
-  const client = new RaftcacheClient({ endpoints: [c.url('n1')], backoffBaseMs: 1, backoffMaxMs: 5, ...extra });
-  clients.push(client);
-  await client.connect();
-  return client;
-}
-
-async function rejection(p: Promise<unknown>): Promise<RaftcacheError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RaftcacheError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
-}
-
-/** Waits (bounded) until `cond` holds; fails the test otherwise. */
-async function until(cond: () => boolean, what: string, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+registerCleanup(async () => {
+  for (const n of loose.splice(0)) await n.stop();
+});
 
 /** The first `n` keys "k0", "k1", … whose ring position lies in [lo, hi]. */
 function keysIn(lo: number, hi: number, n: number, prefix = 'k'): string[] {
@@ -57,11 +27,6 @@ function sessionOf(f: Frame): { client: string; seq: number } | undefined {
   return f['session'] as { client: string; seq: number } | undefined;
 }
 
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close();
-  for (const c of clusters.splice(0)) await c.stop();
-  for (const n of loose.splice(0)) await n.stop();
-});
 
 describe('routing over several shards', () => {
   it('learns the map on connect and sends every write to its shard’s leader (checked against hashKey)', async () => {
@@ -458,7 +423,7 @@ describe('malformed maps', () => {
     const c = await cluster();
     c.mapOverride = { ...c.mapFrame(), shards: [{ shard: 1, group: 1, ranges: [[0, 10]], replicas: ['n1'], leader: 'n1' }] };
     const client = new RaftcacheClient({ endpoints: [c.url('n1')], backoffBaseMs: 1, backoffMaxMs: 5 });
-    clients.push(client);
+    track(client);
     const e = await rejection(client.connect());
     expect([e.code, e.definite]).toEqual(['BAD_MAP', true]);
     expect(e.message).toMatch(/shard map: ranges leave a gap: \[11, 4294967295\]/);
@@ -491,7 +456,7 @@ describe('malformed maps', () => {
     loose.push(n);
     n.leaderUrl = n.url;
     const client = new RaftcacheClient({ endpoints: [n.url] });
-    clients.push(client);
+    track(client);
     await client.connect();
     expect(client.shardMap()).toMatchObject({ fromServer: false, version: 1 });
     await client.put('k', 'v');
