@@ -161,6 +161,18 @@ export async function runJepsen(o: JepsenOptions, log: (line: string) => void, s
   };
   const paused = new Set<number>();
 
+  // Operator commands go through the client (it follows NOT_LEADER to the meta
+  // leader and never repeats an attempt that may have been applied); a fresh
+  // client each time, since the node set changes.
+  const withAdminClient = async <T>(f: (c: RaftcacheClient) => Promise<T>): Promise<T> => {
+    const c = new RaftcacheClient({ endpoints: cluster.endpoints(), timeoutMs: 10_000, attemptTimeoutMs: 2000, connectTimeoutMs: 500 });
+    try {
+      return await f(c);
+    } finally {
+      await c.close();
+    }
+  };
+
   const nemesisTarget: NemesisTarget = {
     findLeader: async () => {
       const statuses = await Promise.all(cluster.active().filter((n) => n.child !== null && !paused.has(n.id)).map((n) => cluster.health(n, 500)));
@@ -197,14 +209,16 @@ export async function runJepsen(o: JepsenOptions, log: (line: string) => void, s
       if (n.id !== id) throw new Error(`added node got id ${n.id}, the schedule expected ${id}`);
     },
     removeNode: async (id) => {
-      const r = await cluster.admin({ op: 'nodeRemove', node: id });
-      if (r.ok) return;
-      // A retried command (after no answer) may be refused because the first one took: draining or gone is success.
-      const maps = await Promise.all(cluster.active().filter((n) => n.child !== null && n.id !== id).map((n) => cluster.fetchMap(n)));
-      const newest = maps.filter((m) => m !== null).sort((a, b) => b.version - a.version)[0];
-      const member = newest?.members.find((m) => m.node === `n${id}`);
-      if (newest !== undefined && (member === undefined || member.state === 'draining')) return;
-      throw new Error(`${r.code}: ${r.message}`);
+      try {
+        await withAdminClient((c) => c.nodeRemove(id));
+      } catch (e) {
+        // An attempt that timed out may have taken: draining or gone is success.
+        const maps = await Promise.all(cluster.active().filter((n) => n.child !== null && n.id !== id).map((n) => cluster.fetchMap(n)));
+        const newest = maps.filter((m) => m !== null).sort((a, b) => b.version - a.version)[0];
+        const member = newest?.members.find((m) => m.node === `n${id}`);
+        if (newest !== undefined && (member === undefined || member.state === 'draining')) return;
+        throw e;
+      }
     },
     awaitRemoved: async (id) => {
       try {
@@ -221,9 +235,12 @@ export async function runJepsen(o: JepsenOptions, log: (line: string) => void, s
       if (map === undefined) throw new Error('no node answered map');
       const shards = map.shards.map((x) => x.shard).sort((a, b) => a - b);
       const shard = shards[pick % shards.length]!;
-      const r = await cluster.admin({ op: 'shardSplit', shard });
-      if (!r.ok) throw new Error(`shard ${shard}: ${r.code}: ${r.message}`);
-      return `shard ${shard} → new shard ${String(r.result['shard'] ?? '?')} (map v${String(r.result['version'] ?? '?')})`;
+      try {
+        const r = await withAdminClient((c) => c.shardSplit(shard));
+        return `shard ${shard} → new shard ${r.shard} (map v${r.version})`;
+      } catch (e) {
+        throw new Error(`shard ${shard}: ${e instanceof Error ? e.message : String(e)}`);
+      }
     },
   };
 

@@ -197,56 +197,6 @@ export class LocalCluster {
   }
 
   /**
-   * Sends an operator command (`nodeAdd`, `nodeRemove`, `join`, `shardSplit`;
-   * docs/protocol.md) to the meta leader: tries the running nodes in turn and
-   * follows NOT_LEADER hints; retries on no answer, UNAVAILABLE and TIMEOUT
-   * until timeoutMs. Resolves with the last response (ok or an error frame);
-   * throws when no node answered at all.
-   */
-  async admin(command: Readonly<Record<string, unknown>> & { readonly op: string }, timeoutMs = 10_000): Promise<AdminResponse> {
-    const deadline = Date.now() + timeoutMs;
-    let hint: string | null = null;
-    let last: AdminResponse | null = null;
-    for (let attempt = 0; ; attempt++) {
-      const running = this.active().filter((n) => n.child !== null);
-      const target = hint ?? running[attempt % Math.max(1, running.length)]?.endpoint;
-      hint = null;
-      if (target !== undefined) {
-        const left = Math.max(200, deadline - Date.now());
-        const r = await requestOnce(target, { ...command, id: 1 }, Math.min(left, 5000));
-        if (r !== null) {
-          last = toAdminResponse(r);
-          if (last.ok) return last;
-          const code = last.code;
-          const err = r['error'];
-          const e = typeof err === 'object' && err !== null ? (err as Record<string, unknown>) : {};
-          if (code === 'NOT_LEADER') hint = this.endpointOfHint(e['leader'], e['leaderUrl']);
-          else if (code !== 'UNAVAILABLE' && code !== 'TIMEOUT' && code !== 'CLOSED') return last;
-        }
-      }
-      if (Date.now() >= deadline) {
-        if (last !== null) return last;
-        throw new Error(`${command.op}: no node answered within ${timeoutMs} ms`);
-      }
-      if (hint === null) await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-
-  /** The client endpoint a NOT_LEADER hint names ("n3" or a ws URL), if it is one of ours. */
-  private endpointOfHint(leader: unknown, leaderUrl: unknown): string | null {
-    if (typeof leader === 'string') {
-      const m = /^n(\d+)$/.exec(leader);
-      const n = m === null ? undefined : this.nodes.find((x) => x.id === Number(m[1]) && !x.retired);
-      if (n !== undefined) return n.endpoint;
-    }
-    if (typeof leaderUrl === 'string') {
-      const n = this.nodes.find((x) => !x.retired && endpointUrl(x.endpoint) === leaderUrl);
-      if (n !== undefined) return n.endpoint;
-    }
-    return null;
-  }
-
-  /**
    * Waits until the maps of the running nodes other than `id` no longer list
    * node `id` (removed nodes leave the map) nor name it in any shard or the
    * meta group; then stops and retires it. Throws after timeoutMs.
@@ -397,18 +347,6 @@ export class LocalCluster {
       await withTimeout(all, 5000);
     }
   }
-}
-
-/** An operator command's answer: its result fields, or the error's code and message. */
-export type AdminResponse =
-  | { readonly ok: true; readonly result: Readonly<Record<string, unknown>> }
-  | { readonly ok: false; readonly code: string; readonly message: string };
-
-function toAdminResponse(r: Readonly<Record<string, unknown>>): AdminResponse {
-  if (r['ok'] === true) return { ok: true, result: r };
-  const e = r['error'];
-  const err = typeof e === 'object' && e !== null ? (e as Record<string, unknown>) : {};
-  return { ok: false, code: String(err['code'] ?? 'UNKNOWN'), message: String(err['message'] ?? '') };
 }
 
 /** True when the map lists node `name` as a member, or as a voter or learner of a shard or of the meta group. */

@@ -188,10 +188,12 @@ export abstract class GroupDriver {
    * (a step already in effect does nothing), so the executor simply repeats
    * its request until the report shows it done.
    *
-   * - add-learner: first snapshot the state machine and compact the log up to
-   *   it, so the new member catches up from a snapshot (which also carries the
-   *   membership: replaying the log from index 1 would not, as the initial
-   *   membership of a bootstrapped group is not in its log).
+   * - add-learner: first make sure a snapshot exists: the new member starts
+   *   blank and must catch up from a snapshot (which carries the membership:
+   *   replaying the log from index 1 would not, as the initial membership of
+   *   a bootstrapped group is not in its log; the core makes a blank member
+   *   ask for one). A leader elected later creates one when its core asks
+   *   (`serveSnapshotWanted`, every tick).
    * - add-voter: only once the learner has caught up with the commit index.
    * - remove: of ourselves, hand leadership to another caught-up voter first.
    * - transfer: leadership to `node` once it is caught up.
@@ -211,7 +213,7 @@ export abstract class GroupDriver {
     switch (op) {
       case 'add-learner':
         if (isLearner || isVoterNow) return;
-        if (!this.forceSnapshot()) return;
+        if (!this.ensureSnapshot()) return;
         cc = { changes: [{ op: 'add-learner', node }] };
         break;
       case 'add-voter':
@@ -236,12 +238,20 @@ export abstract class GroupDriver {
     this.raw.proposeConfChange(cc);
   }
 
-  /** Snapshot at `applied` and drop the log up to it: a member added next catches up by snapshot. */
-  private forceSnapshot(): boolean {
+  /**
+   * A snapshot a blank member can start from exists (one is taken at `applied`
+   * if storage has none). The log is not compacted: other followers keep
+   * catching up from it.
+   */
+  private ensureSnapshot(): boolean {
+    if (this.storage.snapshot().metadata.index > 0) return true;
     if (this.applied === 0) return false;
     this.takeSnapshot();
-    const at = this.storage.snapshot().metadata.index;
-    if (at > this.storage.firstIndex() - 1) void this.storage.compact(at);
     return true;
+  }
+
+  /** Leader, every tick: the core asked for a snapshot for a blank member (see RawNode.takeSnapshotWanted). */
+  serveSnapshotWanted(): void {
+    if (this.raw.takeSnapshotWanted()) this.ensureSnapshot();
   }
 }

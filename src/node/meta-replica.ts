@@ -77,6 +77,7 @@ export class MetaReplica extends GroupDriver {
 
   tick(): void {
     if (!this.raw.isQuiesced()) this.raw.tick();
+    this.serveSnapshotWanted();
     if (this.pending.size === 0) return;
     const now = performance.now();
     for (const [index, p] of this.pending) {

@@ -305,6 +305,7 @@ export class Replica extends GroupDriver {
   tick(): void {
     this.ticks++;
     if (!this.raw.isQuiesced()) this.raw.tick(); // a quiet group costs no Raft work
+    this.serveSnapshotWanted();
     const now = performance.now();
     if (this.role === 'leader') {
       if (this.touched.size > 0) {

@@ -128,6 +128,8 @@ export class Raft {
   uncommittedSize = 0;
   /** Leader: appends/commit must be broadcast when the next Ready is built. */
   needBroadcast = false;
+  /** A blank member asked for a snapshot and storage has none: the driver should create one (RawNode.takeSnapshotWanted). */
+  snapshotWanted = false;
 
   private readonly cfg: RaftConfig;
   /** Idle-group quiescence (quiesce.ts); inert unless `cfg.quiesce`. */
@@ -860,9 +862,13 @@ export class Raft {
     pr.recentActive = true;
     if (m.reject) {
       if (m.index === 0) {
-        // A blank node asks for a snapshot (see handleAppend); without one yet, retry on the next heartbeat.
+        // A blank node asks for a snapshot (see handleAppend); without one yet, ask the
+        // driver for one (snapshotWanted) and retry on the next heartbeat.
         if (pr.state !== 'snapshot' && this.log.snapshot().metadata.index > 0) this.sendSnapshot(m.from, pr);
-        else pr.probeSent = true;
+        else {
+          pr.probeSent = true;
+          if (pr.state !== 'snapshot') this.snapshotWanted = true;
+        }
         return;
       }
       let nextProbe = m.rejectHint;

@@ -89,6 +89,18 @@ export class RawNode implements RaftNodeApi {
     this.raft.markPeerDown(id, down);
   }
 
+  /**
+   * True once since a blank member (one added without any membership: it
+   * must start from a snapshot) asked this leader for a snapshot while storage
+   * held none. The driver should then create one (`createSnapshot`); the core
+   * sends it at the member's next probe.
+   */
+  takeSnapshotWanted(): boolean {
+    const w = this.raft.snapshotWanted;
+    this.raft.snapshotWanted = false;
+    return w;
+  }
+
   /** A tick does nothing now: the driver may skip ticking this replica (re-check after every step, request or wake). */
   isQuiesced(): boolean {
     return this.raft.tickIsNoop();

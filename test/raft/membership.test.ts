@@ -130,6 +130,28 @@ describe('learners', () => {
     expect(net.status(1).progress?.get(4)?.match).toBe(net.status(1).lastIndex);
   });
 
+  it('a blank learner makes a leader without a snapshot ask its driver for one, then gets it', () => {
+    // (found by jepsen-lite: a leader elected after the learner was added had no
+    // snapshot, and the blank learner waited forever)
+    const net = new Network([1, 2, 3]);
+    net.elect(1);
+    for (let i = 0; i < 5; i++) net.raw(1).propose(bytes(`k${i}=${i}`));
+    net.stabilize();
+    net.addNode(4, true);
+    reconfigure(net, 1, change(['add-learner', 4]));
+    net.tickAll(2);
+    expect(net.delivered.get('snap') ?? 0).toBe(0);
+    expect(net.raw(1).takeSnapshotWanted()).toBe(true);
+    expect(net.raw(1).takeSnapshotWanted()).toBe(false); // once per request
+    const n1 = net.get(1);
+    n1.storage.createSnapshot(n1.lastApplied, bytes(JSON.stringify([...n1.kv])), n1.node.confState());
+    net.tickAll(2);
+    net.stabilize();
+    expect(net.delivered.get('snap')).toBe(1);
+    expect(net.get(4).kv.get('k4')).toBe('4');
+    expect(net.raw(1).takeSnapshotWanted()).toBe(false);
+  });
+
   it('do not confirm a ReadIndex round', () => {
     const net = withLearner();
     net.isolate(2);
