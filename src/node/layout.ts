@@ -34,15 +34,23 @@ export class ShardLayout {
   private readonly router: ShardRouter | null;
   private readonly byId: ReadonlyMap<number, ShardRecord>;
 
-  private constructor(state: MetaState) {
+  private constructor(state: MetaState, router?: ShardRouter | null) {
     this.state = state;
     this.version = state.version;
-    this.router = state.ranges.length > 0 ? ShardRouter.fromState(state) : null;
+    this.router = router !== undefined ? router : state.ranges.length > 0 ? ShardRouter.fromState(state) : null;
     this.byId = new Map(state.shards.map((s) => [s.id, s]));
   }
 
-  /** The layout of a meta state (a replicated, versioned shard map). */
-  static fromState(state: MetaState): ShardLayout {
+  /**
+   * The layout of a meta state (a replicated, versioned shard map). With
+   * `previous`, its router is kept when the ranges did not change (most map
+   * versions only move leader hints, replicas or node states): building one
+   * parses every range (thousands with many shards).
+   */
+  static fromState(state: MetaState, previous?: ShardLayout): ShardLayout {
+    if (previous !== undefined && previous.router !== null && sameRanges(previous.state.ranges, state.ranges)) {
+      return new ShardLayout(state, previous.router);
+    }
     return new ShardLayout(state);
   }
 
@@ -129,4 +137,15 @@ export class ShardLayout {
     });
     return mapToWire({ ...this.state, shards });
   }
+}
+
+function sameRanges(a: MetaState['ranges'], b: MetaState['ranges']): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.start !== y.start || x.end !== y.end || x.shard !== y.shard) return false;
+  }
+  return true;
 }

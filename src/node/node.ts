@@ -140,6 +140,7 @@ export class CacheNode {
   private readonly reportDirty = new Set<number>();
   private metaLeaderSince = -1;
   private mapSaving: Promise<void> = Promise.resolve();
+  private mapSaveQueued = false;
   private tickTimer: NodeJS.Timeout | null = null;
   private turnScheduled = false;
   private flushing = false;
@@ -221,7 +222,7 @@ export class CacheNode {
       ? null
       : ShardLayout.bootstrap({ members: c.members, shards: c.shards, replication: effectiveReplication(c), downTimeoutMs: c.downTimeoutMs }).state;
     let layout = bootstrap !== null ? ShardLayout.fromState(bootstrap) : ShardLayout.empty();
-    if (saved !== null && saved.version > layout.version) layout = ShardLayout.fromState(saved);
+    if (saved !== null && saved.version > layout.version) layout = ShardLayout.fromState(saved, layout);
     const node = new CacheNode(c, o.logger, store, transport, layout, bootstrap, rng);
     node.reconcile();
     node.dropPending();
@@ -349,8 +350,8 @@ export class CacheNode {
   /** Routes by `state` if it is newer than the current map: saves it, updates peers and replicas, tells listeners. */
   private adoptMap(state: MetaState): void {
     if (state.version <= this.currentLayout.version || this.closed) return;
-    this.currentLayout = ShardLayout.fromState(state);
-    this.saveMap(state);
+    this.currentLayout = ShardLayout.fromState(state, this.currentLayout);
+    this.saveMap();
     this.updatePeers();
     this.reconcile();
     if (this.joining && this.currentLayout.nodeRecord(this.id) !== undefined) {
@@ -361,12 +362,20 @@ export class CacheNode {
     this.scheduleTurn();
   }
 
-  /** Writes the map next to the data (atomically), so a restart routes by it at once. */
-  private saveMap(state: MetaState): void {
+  /**
+   * Writes the map next to the data (atomically), so a restart routes by it at
+   * once. At most one write in flight: versions that come meanwhile are
+   * coalesced into the next write (the file is a start-up hint; the meta group
+   * sends a newer map anyway).
+   */
+  private saveMap(): void {
+    if (this.mapSaveQueued) return;
+    this.mapSaveQueued = true;
     const dir = this.config.data;
-    const bytes = encodeMetaState(state);
     this.mapSaving = this.mapSaving
       .then(async () => {
+        this.mapSaveQueued = false;
+        const bytes = encodeMetaState(this.currentLayout.state);
         const tmp = joinPath(dir, `${MAP_FILE}.tmp`);
         await writeFile(tmp, bytes);
         await rename(tmp, joinPath(dir, MAP_FILE));

@@ -335,15 +335,16 @@ export class Replica extends GroupDriver {
       p.reject(new NodeError('TIMEOUT', `no outcome within the request timeout (log index ${index})`, false));
       settled++;
     }
-    const timeout = new NodeError('TIMEOUT', 'read not served within the request timeout', false);
+    // Made only when a read times out: an Error captures a stack (µs), and this runs every tick for every replica.
+    let timeout: NodeError | null = null;
     const keep = (r: PendingRead): boolean => {
       if (r.deadline > now) return true;
-      r.reject(timeout);
+      r.reject((timeout ??= new NodeError('TIMEOUT', 'read not served within the request timeout', false)));
       settled++;
       return false;
     };
     if (this.readQueue.length > 0) this.readQueue = this.readQueue.filter(keep);
-    for (const [ctx, b] of this.readBatches) {
+    if (this.readBatches.size > 0) for (const [ctx, b] of this.readBatches) {
       const left = b.reads.filter(keep);
       if (left.length === 0) this.readBatches.delete(ctx);
       else if (left.length !== b.reads.length) this.readBatches.set(ctx, { ...b, reads: left });
