@@ -213,6 +213,12 @@ export function nextActions(state: MetaState): MetaAction[] {
           break;
         }
         if (rest.length > 0 && hasLiveQuorum(rest, live)) out.push({ kind: 'removeReplica', shard: s.id, node });
+        else if (live.has(node) && hasLiveQuorum(s.voters, live)) {
+          // Another voter is down: removing the leaving one would leave no live majority,
+          // and the move would wait forever. End it with the extra voter kept; a repair
+          // move then removes the down voter first (found by the executor's property test).
+          out.push({ kind: 'abortMove', shard: s.id, reason: `removing node ${node} would leave shard ${s.id} without a live majority` });
+        }
         break;
       }
     }

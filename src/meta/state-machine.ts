@@ -285,8 +285,9 @@ export class MetaStateMachine {
         if (m.add !== null && s.learners.includes(m.add)) {
           this.shards.set(s.id, { ...s, learners: s.learners.filter((l) => l !== m.add) });
           this.bump();
-          this.retireIfDrained(m.add);
         }
+        // A node drained while a move to it was under way holds nothing once the move is gone.
+        if (m.add !== null) this.retireIfDrained(m.add);
         return;
       }
       case 'splitShard': {

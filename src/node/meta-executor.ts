@@ -13,7 +13,8 @@
  *   promote          → ask add-voter (done once caught up) until a voter → propose promoted
  *   transferLeader   → ask transfer until the report names the new leader → propose leaderReport
  *   removeReplica    → ask remove until gone from the conf → propose replicaRemoved
- *   abortMove        → remove the learner if it is in the conf → propose abortMove
+ *   abortMove        → propose abortMove (a learner it leaves behind is swept as a stray)
+ *   (every round)    → remove members a leader reports that the map does not explain
  *
  * Leader transfers the planner proposes only to balance leaders (no move in
  * its remove phase) are left to the nodes' own leader balancer (node.ts), so
@@ -76,6 +77,23 @@ export class MetaExecutor {
         return;
       }
     }
+    this.sweepStrays(state);
+  }
+
+  /**
+   * The map is the truth: a member a shard's leader reports that the map does
+   * not explain (not a voter or learner there, not the node a move in flight
+   * adds) is left over from an aborted move, and is removed.
+   */
+  private sweepStrays(state: MetaState): void {
+    for (const s of state.shards) {
+      const r = this.reports.get(s.id);
+      if (r === undefined || r.joint || r.leader === 0) continue;
+      const move = state.moves.find((m) => m.shard === s.id);
+      const explained = (n: NodeId): boolean => s.voters.includes(n) || s.learners.includes(n) || (move !== undefined && move.add === n);
+      const stray = [...r.learners, ...r.voters].find((n) => !explained(n));
+      if (stray !== undefined) this.deps.request(s.id, 'remove', stray, [r.leader]);
+    }
   }
 
   private submit(cmd: MetaCommand): void {
@@ -116,9 +134,10 @@ export class MetaExecutor {
       case 'addLearner':
         return inConf(a.node) ? { type: 'learnerAdded', ts, shard: a.shard, node: a.node } : ask('add-learner', a.node);
       case 'promote':
-        return r !== undefined && !r.joint && r.voters.includes(a.node)
-          ? { type: 'promoted', ts, shard: a.shard, node: a.node }
-          : ask('add-voter', a.node);
+        if (r !== undefined && !r.joint && r.voters.includes(a.node)) return { type: 'promoted', ts, shard: a.shard, node: a.node };
+        // The learner is gone from the group (a stray removal raced the move): add it again.
+        if (r !== undefined && !r.joint && !inConf(a.node)) return ask('add-learner', a.node);
+        return ask('add-voter', a.node);
       case 'transferLeader': {
         const move = state.moves.find((m) => m.shard === a.shard);
         if (move === undefined || move.phase !== 'remove') return null; // balance only: the nodes' balancer does it
@@ -126,11 +145,12 @@ export class MetaExecutor {
       }
       case 'removeReplica':
         return r !== undefined && !r.joint && !inConf(a.node) ? { type: 'replicaRemoved', ts, shard: a.shard, node: a.node } : ask('remove', a.node);
-      case 'abortMove': {
-        const move = state.moves.find((m) => m.shard === a.shard);
-        if (move !== undefined && move.add !== null && (r === undefined || inConf(move.add) || r.joint)) return ask('remove', move.add);
+      case 'abortMove':
+        // Recorded first, never preceded by a removal here: a removal decided on a
+        // report older than our own add-learner request could miss the learner, and a
+        // node coming back before the abort is recorded would revive the move. A
+        // learner the map no longer explains is removed by the stray sweep below.
         return { type: 'abortMove', ts, shard: a.shard };
-      }
     }
   }
 }

@@ -159,25 +159,24 @@ describe('assumptions the executor makes', () => {
 });
 
 /**
- * Replays one shrunk counterexample with `bug` no longer tolerated (the other
- * known bugs still are). Throws only when the run shows `symptom`, so that under
- * `it.fails` both a fix and a different failure turn the test red.
+ * Replays one shrunk counterexample of a bug this test found (now fixed): the
+ * run must be safe and reach rest.
  */
-async function replay(bug: KnownBug, symptom: RegExp, s: Omit<Scenario, 'params'> & { readonly params: Omit<WorldParams, 'tolerate'> }): Promise<void> {
-  const { world, roundsToRest } = await run({ ...s, params: { ...s.params, tolerate: KNOWN_BUGS.filter((b) => b !== bug) } });
-  const problem = world.violation ?? (roundsToRest === null ? world.convergedProblem() : null);
-  if (problem !== null && symptom.test(problem)) throw new Error(`${bug}: ${problem}`);
-  if (problem !== null) console.error(`${bug}: the replay failed differently: ${problem}`);
+async function replay(_bug: KnownBug, _symptom: RegExp, s: Omit<Scenario, 'params'> & { readonly params: Omit<WorldParams, 'tolerate'> }): Promise<void> {
+  const { world, roundsToRest } = await run({ ...s, params: { ...s.params, tolerate: [] } });
+  expect(world.violation).toBeNull();
+  expect(roundsToRest === null ? world.convergedProblem() : null).toBeNull();
 }
 
 /**
- * Known bugs in src/ (see KNOWN_BUGS in meta-executor-world.ts), each with the
- * shortest counterexample fast-check found. `it.fails`: these pass while the
- * bug shows its symptom; once it is fixed they go red: then drop the bug from
- * KNOWN_BUGS and the test (the main property covers it from then on).
+ * The bugs this test found in src/, each replayed from the shortest
+ * counterexample fast-check gave (fixed: MetaStateMachine abortMove retires a
+ * drained node; the planner ends a move whose removal would leave no live
+ * majority; the executor records an abort before any removal and sweeps
+ * members the map does not explain; promote re-adds a learner the group lost).
  */
-describe('known bugs (regressions to flip once fixed)', () => {
-  it.fails('drainAfterAbort: a node drained while a move to it is in add-learner ends up removed (MetaStateMachine abortMove)', () => {
+describe('regressions: the bugs this test found (seeds kept)', () => {
+  it('drainAfterAbort: a node drained while a move to it is in add-learner ends up removed (MetaStateMachine abortMove)', () => {
     const sm = new MetaStateMachine();
     const addr = (id: number): NodeAddress => ({ id, host: 'h', clientPort: 7000 + id, peerPort: 8000 + id });
     const config = { replication: 1, metaReplication: 1, downTimeoutMs: 5000, maxConcurrentMoves: 1, loadFactor: 1.25, vnodes: 8 };
@@ -187,10 +186,10 @@ describe('known bugs (regressions to flip once fixed)', () => {
     expect(sm.apply({ type: 'beginMove', ts: 3, shard: 1, add: 4, remove: from }).ok).toBe(true);
     expect(sm.apply({ type: 'removeNode', ts: 4, node: 4 }).ok).toBe(true);
     expect(sm.apply({ type: 'abortMove', ts: 5, shard: 1 }).ok).toBe(true);
-    expect(sm.state().nodes.find((n) => n.id === 4)?.admin).toBe('removed'); // today: 'draining', forever
+    expect(sm.state().nodes.find((n) => n.id === 4)?.admin).toBe('removed'); // was: 'draining', forever
   });
 
-  it.fails('removeStall: R=2, a voter goes down while a move is in its remove phase: the move never ends (planner nextActions)', async () => {
+  it('removeStall: R=2, a voter goes down while a move is in its remove phase: the move never ends (planner nextActions)', async () => {
     await replay('removeStall', /moves in flight: \[\{"shard":1,"add":9,"remove":1,"phase":"remove"/, {
       params: { nodes: 3, shards: 3, replication: 2, metaReplication: 3, maxConcurrentMoves: 1, seed: 127880255 },
       faultSteps: 274,
@@ -207,7 +206,7 @@ describe('known bugs (regressions to flip once fixed)', () => {
     });
   });
 
-  it.fails('staleAbort: abortMove on a report older than the add-learner request leaks a learner (MetaExecutor abortMove)', async () => {
+  it('staleAbort: abortMove on a report older than the add-learner request leaks a learner (MetaExecutor abortMove)', async () => {
     await replay('staleAbort', /shard 0: group config 1\|4 is not allowed by the map 1\| and move null/, {
       params: { nodes: 3, shards: 1, replication: 1, metaReplication: 1, maxConcurrentMoves: 1, seed: 22101948 },
       faultSteps: 66,
@@ -223,7 +222,7 @@ describe('known bugs (regressions to flip once fixed)', () => {
     });
   });
 
-  it.fails('abortRevived (a): the learner an abort removed comes back up: add-voter is repeated forever (MetaExecutor promote)', async () => {
+  it('abortRevived (a): the learner an abort removed comes back up: add-voter is repeated forever (MetaExecutor promote)', async () => {
     await replay('abortRevived', /moves in flight: \[\{"shard":0,"add":4,"remove":1,"phase":"promote"/, {
       params: { nodes: 3, shards: 1, replication: 1, metaReplication: 3, maxConcurrentMoves: 2, seed: 23677975 },
       faultSteps: 20,
@@ -238,7 +237,7 @@ describe('known bugs (regressions to flip once fixed)', () => {
     });
   });
 
-  it.fails('abortRevived (b): a report older than the abort\'s remove makes the executor record promoted for a voter the group removed', async () => {
+  it('abortRevived (b): a report older than the abort\'s remove makes the executor record promoted for a voter the group removed', async () => {
     await replay('abortRevived', /shard 0: group config 1,4,5\| is not allowed by the map 1,4,5,6\|/, {
       params: { nodes: 3, shards: 2, replication: 1, metaReplication: 3, maxConcurrentMoves: 1, seed: 1825766577 },
       faultSteps: 148,
