@@ -6,6 +6,7 @@ import { hashKey } from '../../src/shard/index.js';
 import { ringRangesArb, stepArbOf, withTimes } from './arbitraries.js';
 import type { Step } from './arbitraries.js';
 import { ModelCache, resultShape } from './model.js';
+import { expectSameSessions } from './same-sessions.js';
 
 /** More keys than the other model tests, so a split has something on both sides. */
 const POOL = [...Array.from({ length: 22 }, (_, i) => `k${i}`), 'é', '日本'];
@@ -46,18 +47,6 @@ function observeModel(m: ModelCache): unknown {
   };
 }
 
-function sameSessions(sm: CacheStateMachine, m: ModelCache): void {
-  for (const s of m.sessions) {
-    const real = sm.session(s.id);
-    const same =
-      real !== undefined &&
-      real.lastActive === s.lastActive &&
-      real.floor === s.floor &&
-      real.seqs.join() === s.results.map((r) => r.seq).join();
-    if (!same) expect({ id: s.id, ...real }).toEqual(s);
-  }
-}
-
 /** How often the interesting cases came up (guards against a vacuous property). */
 const seen = { bothSidesNonEmpty: 0, wrongShard: 0, withTtlMoved: 0, sessionRetryAcross: 0 };
 
@@ -69,7 +58,7 @@ function applyBoth(sm: CacheStateMachine, model: ModelCache, cmds: readonly Comm
     expect(resultShape(got)).toEqual(resultShape(model.apply(i + 1, cmd)));
     if (!got.ok && got.code === 'WRONG_SHARD') seen.wrongShard++;
     if (JSON.stringify(observe(sm)) !== JSON.stringify(observeModel(model))) expect(observe(sm)).toEqual(observeModel(model));
-    sameSessions(sm, model);
+    expectSameSessions(sm, model);
   }
 }
 
@@ -121,7 +110,7 @@ describe('split against the reference model', () => {
           expect([...taken.keys()]).toEqual(keysBefore.filter((k) => inRanges(k, ranges)));
           expect([...sm.keys()]).toEqual(keysBefore.filter((k) => !inRanges(k, ranges)));
           expect(observe(taken)).toEqual(observeModel(modelTaken));
-          sameSessions(taken, modelTaken);
+          expectSameSessions(taken, modelTaken);
           expect(taken.sessionCount).toBe(sm.sessionCount);
           expect(taken.now).toBe(sm.now);
           expect(taken.lastApplied).toBe(n + 1);

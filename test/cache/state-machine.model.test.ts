@@ -4,6 +4,7 @@ import { CacheStateMachine, encodeCommand, resolveCacheConfig } from '../../src/
 import type { CacheConfig, Command } from '../../src/cache/index.js';
 import { commandsArb, configArb } from './arbitraries.js';
 import { ModelCache, resultShape } from './model.js';
+import { expectSameSessions } from './same-sessions.js';
 
 function observe(sm: CacheStateMachine): unknown {
   const entries = [...sm.keys()].map((k) => ({ key: k, value: [...(sm.peek(k) ?? [])], expiresAt: sm.expiresAt(k) }));
@@ -50,15 +51,7 @@ describe('CacheStateMachine against the reference model', () => {
           if (JSON.stringify(observe(sm)) !== JSON.stringify(observeModel(model))) {
             expect(observe(sm)).toEqual(observeModel(model));
           }
-          for (const s of model.sessions) {
-            const real = sm.session(s.id);
-            const same =
-              real !== undefined &&
-              real.lastActive === s.lastActive &&
-              real.floor === s.floor &&
-              real.seqs.join() === s.results.map((r) => r.seq).join();
-            if (!same) expect({ id: s.id, ...real }).toEqual(s);
-          }
+          expectSameSessions(sm, model);
           // Byte bounds hold after every apply.
           expect(sm.size).toBeLessThanOrEqual(config.maxEntries);
           expect(sm.bytes).toBeLessThanOrEqual(config.maxBytes);

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RaftcacheClient, RaftcacheError, endpointUrl, parseEndpoints, toNodeStatus } from '../../src/client/index.js';
 import { FakeNode } from './fake-server.js';
 import type { Frame } from './fake-server.js';
+import { rejection } from './fake-setup.js';
 
 const nodes: FakeNode[] = [];
 const clients: RaftcacheClient[] = [];
@@ -16,16 +17,6 @@ function client(endpoints: string[], extra: Partial<ConstructorParameters<typeof
   const c = new RaftcacheClient({ endpoints, backoffBaseMs: 1, backoffMaxMs: 5, ...extra });
   clients.push(c);
   return c;
-}
-
-async function rejection(p: Promise<unknown>): Promise<RaftcacheError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RaftcacheError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** Two fake nodes that list each other as members. */
