@@ -40,7 +40,7 @@ export {
   parseMetaCommand,
 } from './command-codec.js';
 export { META_SNAPSHOT_FORMAT, encodeMetaState, decodeMetaState, metaStateToJson, metaStateFromJson } from './snapshot.js';
-export { MetaStateMachine, nodeState } from './state-machine.js';
+export { MetaStateMachine, nodeState, splitPending } from './state-machine.js';
 export { computeTarget, eligibleNodes, intendedVoters, loadCap, replicationOf } from './placement.js';
 export { plan, planMoves, planLeaderTransfers, nextActions, hasLiveQuorum, quorumOf } from './planner.js';
 export type { MetaAction, MetaPlan, MoveReason, PlannedMove } from './planner.js';

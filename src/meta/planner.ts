@@ -227,6 +227,13 @@ export function nextActions(state: MetaState): MetaAction[] {
   const planned = planMoves(state);
   let budget = config.maxConcurrentMoves - state.moves.length;
   const begun = new Set(state.moves.map((m) => m.shard));
+  // No move on either side of a split whose data half is pending: the new group
+  // starts on its parent's voters, which must not change meanwhile.
+  for (const s of state.shards) {
+    if (s.parent === undefined) continue;
+    begun.add(s.id);
+    begun.add(s.parent);
+  }
   for (const p of planned) {
     if (budget <= 0) break;
     if (begun.has(p.shard)) continue;

@@ -38,7 +38,10 @@ export function metaStateToJson(s: MetaState): Record<string, unknown> {
       live: n.live,
       lastHeartbeat: n.lastHeartbeat,
     })),
-    shards: s.shards.map((x) => ({ id: x.id, voters: [...x.voters], learners: [...x.learners], leader: x.leader, term: x.term })),
+    shards: s.shards.map((x) => {
+      const o = { id: x.id, voters: [...x.voters], learners: [...x.learners], leader: x.leader, term: x.term };
+      return x.parent === undefined ? o : { ...o, parent: x.parent };
+    }),
     ranges: s.ranges.map((r) => [r.start, r.end, r.shard]),
     moves: s.moves.map((m) => ({ shard: m.shard, add: m.add, remove: m.remove, phase: m.phase, startedAt: m.startedAt })),
   };
@@ -94,14 +97,15 @@ export function metaStateFromJson(x: unknown): MetaState {
   const shards: ShardRecord[] = array(o['shards'], 'shards').map((v, i) => {
     const f = at('shards', i);
     const r = record(v, f);
-    onlyKeys(r, f, ['id', 'voters', 'learners', 'leader', 'term']);
+    onlyKeys(r, f, ['id', 'voters', 'learners', 'leader', 'term', 'parent']);
     const voters = nodeList(r['voters'], at(f, 'voters'), known);
     const learners = nodeList(r['learners'], at(f, 'learners'), known);
     learners.forEach((l, j) => {
       if (voters.includes(l)) fail(at(at(f, 'learners'), j), `node ${l} is also a voter`);
     });
     const leader = r['leader'] === null ? null : nodeId(r['leader'], at(f, 'leader'));
-    return { id: u32(r['id'], at(f, 'id')), voters, learners, leader, term: nat(r['term'], at(f, 'term')) };
+    const base = { id: u32(r['id'], at(f, 'id')), voters, learners, leader, term: nat(r['term'], at(f, 'term')) };
+    return r['parent'] === undefined ? base : { ...base, parent: u32(r['parent'], at(f, 'parent')) };
   });
   ascendingIds(
     shards.map((s) => s.id),

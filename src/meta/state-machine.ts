@@ -227,13 +227,18 @@ export class MetaStateMachine {
           if (s.leader === cmd.node) return;
           reject('STALE_TERM', `shard ${cmd.shard} already has leader ${s.leader} in term ${s.term}`);
         }
-        this.shards.set(s.id, { ...s, leader: cmd.node, term: cmd.term });
+        // The new group of a split has a leader: the split's data half is done.
+        const { parent: _done, ...rest } = s;
+        this.shards.set(s.id, { ...rest, leader: cmd.node, term: cmd.term });
         this.bump();
         return;
       }
       case 'beginMove': {
         const s = this.shard(cmd.shard);
         if (this.moves.has(s.id)) reject('MOVE_IN_PROGRESS', `shard ${s.id} already has a move in flight`);
+        if (splitPending(s) || [...this.shards.values()].some((x) => splitPending(x) && x.parent === s.id)) {
+          reject('BAD_STATE', `shard ${s.id} is in a split whose data half is not done yet`);
+        }
         if (this.moves.size >= config.maxConcurrentMoves) reject('TOO_MANY_MOVES', `${this.moves.size} moves are in flight (limit ${config.maxConcurrentMoves})`);
         if (cmd.add !== null) {
           const n = this.node(cmd.add);
@@ -295,6 +300,9 @@ export class MetaStateMachine {
         if (s.id === META_SHARD) reject('BAD_ARGUMENT', 'the meta group owns no range to split');
         if (cmd.newShard === META_SHARD || this.shards.has(cmd.newShard)) reject('SHARD_EXISTS', `shard ${cmd.newShard} exists`);
         if (this.moves.has(s.id)) reject('MOVE_IN_PROGRESS', `shard ${s.id} has a move in flight`);
+        if (splitPending(s) || [...this.shards.values()].some((x) => splitPending(x) && x.parent === s.id)) {
+          reject('BAD_STATE', `shard ${s.id} is in a split whose data half is not done yet`);
+        }
         let below = 0;
         let above = 0;
         const out: MetaRange[] = [];
@@ -314,7 +322,7 @@ export class MetaStateMachine {
         }
         if (below === 0 || above === 0) reject('BAD_ARGUMENT', `splitting shard ${s.id} at ${cmd.at} leaves one side empty`);
         this.ranges = mergeAdjacentRanges(out);
-        this.shards.set(cmd.newShard, { id: cmd.newShard, voters: [...s.voters], learners: [], leader: null, term: 0 });
+        this.shards.set(cmd.newShard, { id: cmd.newShard, voters: [...s.voters], learners: [], leader: null, term: 0, parent: s.id });
         this.bump();
         return;
       }
@@ -366,6 +374,11 @@ export class MetaStateMachine {
       }
     }
   }
+}
+
+/** A shard made by `splitShard` whose new group has not reported a leader yet. */
+export function splitPending(s: ShardRecord): boolean {
+  return s.parent !== undefined;
 }
 
 /** The state a node shows in the map. */

@@ -40,6 +40,13 @@ export interface ShardRecord {
   readonly leader: number | null;
   /** Term of the leader hint (0 when none was reported). */
   readonly term: number;
+  /**
+   * Set by `splitShard` on the new shard: the shard it was split from. Its
+   * data half is pending (the parent's replicas create the new group when they
+   * apply the split entry) until the new group's first leader is reported,
+   * which clears it.
+   */
+  readonly parent?: number;
 }
 
 /**

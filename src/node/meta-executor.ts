@@ -16,6 +16,10 @@
  *   abortMove        → propose abortMove (a learner it leaves behind is swept as a stray)
  *   (every round)    → remove members a leader reports that the map does not explain
  *
+ * Splits: `splitShard` records the new shard first (with `parent`); the
+ * executor then asks the parent's leader for the split entry until the new
+ * group reports a leader.
+ *
  * Leader transfers the planner proposes only to balance leaders (no move in
  * its remove phase) are left to the nodes' own leader balancer (node.ts), so
  * the two never pull a leader in different directions.
@@ -30,6 +34,8 @@ export interface ExecutorDeps {
   propose(cmd: MetaCommand): Promise<unknown>;
   /** Asks the replicas of `group` on `targets` for one membership step. */
   request(group: number, op: ConfRequestOp, node: NodeId, targets: readonly NodeId[]): void;
+  /** Asks the leader of `parent` (among `targets`) to split `ranges` off into the new group `newGroup`. */
+  requestSplit(parent: number, newGroup: number, ranges: readonly { start: number; end: number }[], targets: readonly NodeId[]): void;
   /** The log timestamp for a command (ms). */
   now(): number;
 }
@@ -64,7 +70,9 @@ export class MetaExecutor {
 
   /** One round: at most one meta proposal in flight; membership requests as needed. */
   round(state: MetaState): void {
-    if (state.config === null || this.busy) return;
+    if (state.config === null) return;
+    this.driveSplits(state);
+    if (this.busy) return;
     const stale = this.staleLeaderHint(state);
     if (stale !== null) {
       this.submit(stale);
@@ -93,6 +101,25 @@ export class MetaExecutor {
       const explained = (n: NodeId): boolean => s.voters.includes(n) || s.learners.includes(n) || (move !== undefined && move.add === n);
       const stray = [...r.learners, ...r.voters].find((n) => !explained(n));
       if (stray !== undefined) this.deps.request(s.id, 'remove', stray, [r.leader]);
+    }
+  }
+
+  /**
+   * Splits recorded in the map whose data half is pending: the parent's leader
+   * is asked (every round, idempotent) to append the split entry; the new
+   * group's first leader report then completes the split (leaderReport clears
+   * `parent`).
+   */
+  private driveSplits(state: MetaState): void {
+    for (const s of state.shards) {
+      if (s.parent === undefined) continue;
+      const parent = state.shards.find((x) => x.id === s.parent);
+      if (parent === undefined) continue;
+      const ranges = state.ranges.filter((r) => r.shard === s.id).map((r) => ({ start: r.start, end: r.end }));
+      const targets = new Set<NodeId>(parent.voters);
+      const r = this.reports.get(parent.id);
+      if (r !== undefined && r.leader !== 0) targets.add(r.leader);
+      this.deps.requestSplit(parent.id, s.id, ranges, [...targets]);
     }
   }
 

@@ -159,8 +159,6 @@ export class CacheNode {
   private autoSplits = 0;
   private lastAutoSplitTick = Number.NEGATIVE_INFINITY;
   private joining = false;
-  /** The split this node (meta leader) waits for, if any: moves pause meanwhile. */
-  private splitting: { newGroup: number; done: () => void; timer: NodeJS.Timeout } | null = null;
   private joinInFlight = false;
   private readonly runTurnFn = (): void => this.runTurn();
   private readonly mapListeners = new Set<(version: number) => void>();
@@ -190,6 +188,12 @@ export class CacheNode {
         for (const t of targets) {
           if (t === this.id) this.onConfRequest(this.id, group, op, node);
           else this.sendNode(t, { kind: 'conf-request', group, op, node });
+        }
+      },
+      requestSplit: (parent, newGroup, ranges, targets) => {
+        for (const t of targets) {
+          if (t === this.id) this.onSplitRequest(this.id, parent, newGroup, ranges);
+          else this.sendNode(t, { kind: 'split-request', group: parent, newGroup, ranges });
         }
       },
       now: () => Date.now(),
@@ -290,6 +294,8 @@ export class CacheNode {
     for (const g of want) {
       this.toDrop.delete(g);
       if (this.drivers.has(g)) continue;
+      // The new group of a pending split is created by the parent's split entry (createSplitGroup).
+      if (this.currentLayout.shard(g)?.parent !== undefined) continue;
       this.createReplica(g);
       changed = true;
     }
@@ -513,7 +519,7 @@ export class CacheNode {
         cmd = { type: 'removeNode', ts, node: req.node };
         break;
       case 'shardSplit': {
-        const split = await this.splitShard(meta, req.shard, req.at);
+        const split = this.planSplit(meta, req.shard, req.at);
         newShard = split.newShard;
         cmd = { type: 'splitShard', ts, shard: req.shard, at: split.at, newShard };
         break;
@@ -525,45 +531,23 @@ export class CacheNode {
   }
 
   /**
-   * The data half of a split, run by the meta leader before it records the
-   * split in the map: the shard's leader appends a split entry to the shard's
-   * log; every replica applying it hands the keys of the ranges at and above
-   * `at` to a new group on the same nodes (createSplitGroup), and from then on
-   * refuses those keys with WRONG_SHARD until the map routes them to the new
-   * shard. Moves are paused meanwhile (a move would change the replicas the new
-   * group starts on). Idempotent: a repeated split finds the ranges gone.
+   * Plans a split (run on the meta leader): the new shard takes the ring
+   * positions of `shard` at and above `at` (default: the point halving its
+   * span). The map records it first (`splitShard`, the new shard marked with
+   * its parent); the executor then has the parent's leader append the split
+   * entry, and every replica applying it hands those keys to the new group
+   * (createSplitGroup). Until then the keys stay with the parent (writes
+   * routed there by older maps are carried over by the split), and requests
+   * routed by the new map get WRONG_SHARD and are retried. A meta leader that
+   * fails in between leaves nothing half done: the next one drives the split.
    */
-  private async splitShard(meta: MetaReplica, shard: number, atIn: number | undefined): Promise<{ at: number; newShard: number }> {
+  private planSplit(meta: MetaReplica, shard: number, atIn: number | undefined): { at: number; newShard: number } {
     const st = meta.state;
     const s = st.shards.find((x) => x.id === shard);
     if (s === undefined || shard === META_GROUP) throw new NodeError('REJECTED', `UNKNOWN_SHARD: no data shard ${shard}`, true);
-    if (st.moves.some((m) => m.shard === shard)) throw new NodeError('REJECTED', `MOVE_IN_PROGRESS: shard ${shard} has a move in flight`, true);
-    if (this.splitting !== null) throw new NodeError('REJECTED', 'BAD_STATE: another split is in progress', true);
     const plan = suggestSplit(st, shard);
     if (plan === null) throw new NodeError('REJECTED', `BAD_ARGUMENT: shard ${shard} is too small to split`, true);
-    const at = atIn ?? plan.at;
-    const ranges = st.ranges.filter((r) => r.shard === shard && r.end > at).map((r) => ({ start: Math.max(r.start, at), end: r.end }));
-    const span = st.ranges.filter((r) => r.shard === shard).reduce((n, r) => n + (r.end - r.start), 0);
-    const moving = ranges.reduce((n, r) => n + (r.end - r.start), 0);
-    if (moving === 0 || moving === span) throw new NodeError('REJECTED', `BAD_ARGUMENT: splitting shard ${shard} at ${at} leaves one side empty`, true);
-    const deadline = Date.now() + this.config.limits.requestTimeoutMs;
-    await new Promise<void>((resolve, reject) => {
-      const ask = (): void => {
-        if (this.closed) return reject(new NodeError('CLOSED', 'node is shutting down', false));
-        if (Date.now() > deadline) return reject(new NodeError('TIMEOUT', `shard ${shard}'s leader did not apply the split in time; repeat the command`, false));
-        for (const v of new Set([...s.voters, ...(s.leader === null ? [] : [s.leader])])) {
-          if (v === this.id) this.onSplitRequest(this.id, shard, plan.newShard, ranges);
-          else this.sendNode(v, { kind: 'split-request', group: shard, newGroup: plan.newShard, ranges });
-        }
-        this.scheduleTurn();
-      };
-      this.splitting = { newGroup: plan.newShard, done: resolve, timer: setInterval(ask, 200) };
-      ask();
-    }).finally(() => {
-      if (this.splitting !== null) clearInterval(this.splitting.timer);
-      this.splitting = null;
-    });
-    return { at, newShard: plan.newShard };
+    return { at: atIn ?? plan.at, newShard: plan.newShard };
   }
 
   /** A split asked by the meta leader: only the shard's leader acts; it answers once the split is applied. */
@@ -574,12 +558,7 @@ export class CacheNode {
       this.scheduleTurn();
       return;
     }
-    if (from === this.id) this.onSplitDone(newGroup);
-    else this.sendNode(from, { kind: 'split-done', group, newGroup });
-  }
-
-  private onSplitDone(newGroup: number): void {
-    if (this.splitting !== null && this.splitting.newGroup === newGroup) this.splitting.done();
+    if (from !== this.id) this.sendNode(from, { kind: 'split-done', group, newGroup });
   }
 
   /**
@@ -591,7 +570,11 @@ export class CacheNode {
    * leader's snapshot.
    */
   private createSplitGroup(parent: number, newGroup: number, sm: CacheStateMachine, index: number): void {
-    if (this.drivers.has(newGroup) || this.store.hasGroup(newGroup) || this.currentLayout.shard(newGroup) !== undefined) return;
+    if (this.drivers.has(newGroup) || this.store.hasGroup(newGroup)) return;
+    // A shard the map knows and whose split is done (a replay after a restart, a
+    // catch-up): its replica here, if any, comes from reconcile (and a snapshot).
+    const known = this.currentLayout.shard(newGroup);
+    if (known !== undefined && known.parent === undefined) return;
     const p = this.replicas.get(parent);
     if (p === undefined) return;
     const conf = p.raw.confState();
@@ -815,8 +798,7 @@ export class CacheNode {
         this.onSplitRequest(from, msg.group, msg.newGroup, msg.ranges);
         return;
       case 'split-done':
-        this.onSplitDone(msg.newGroup);
-        return;
+        return; // informational: the new group's leader report completes the split
     }
   }
 
@@ -868,7 +850,7 @@ export class CacheNode {
     const meta = this.meta;
     if (meta === null) return;
     const state = meta.state;
-    if (this.ticks % EXECUTE_EVERY_TICKS === 0 && this.splitting === null) this.executor.round(state);
+    if (this.ticks % EXECUTE_EVERY_TICKS === 0) this.executor.round(state);
     if (this.ticks % REPORT_EVERY_TICKS === REPORT_EVERY_TICKS / 2) this.maybeAutoSplit(state);
     const every = this.heartbeatEveryTicks;
     if ((this.ticks - this.metaLeaderSince) % every !== 0 || state.config === null) return;
@@ -893,7 +875,7 @@ export class CacheNode {
    */
   private maybeAutoSplit(state: MetaState): void {
     const limit = this.config.splitOpsPerSec;
-    if (limit === 0 || this.splitting !== null || state.moves.length > 0) return;
+    if (limit === 0 || state.moves.length > 0 || state.shards.some((s) => s.parent !== undefined)) return;
     // reports sampled before the last split still show its load: wait for fresh ones
     if (this.ticks - this.lastAutoSplitTick < 2 * REPORT_EVERY_TICKS) return;
     if (state.shards.length - 1 >= this.config.maxShards) return;

@@ -59,7 +59,14 @@ describe('shard split: 3 nodes, 2 shards', () => {
     expect(r.shard).toBe(3);
     expect(r.version).toBeGreaterThan(before);
 
-    await waitFor('every node routes by the split map', () => cluster.nodes.every((n) => n!.node.layout.shard(3) !== undefined), 5000, 20);
+    // the map records the split first; the executor then has shard 1's leader append the split entry,
+    // every replica creates group 3, and its first leader report completes the split in the map
+    await waitFor(
+      'the split done in the map, on every node',
+      () => cluster.nodes.every((n) => n!.node.layout.shard(3) !== undefined && n!.node.layout.shard(3)!.parent === undefined),
+      10_000,
+      20,
+    );
     for (const n of cluster.nodes) expect(n!.node.hostedGroups).toEqual([1, 2, 3]);
     const moved = [...acked.keys()].filter((k) => n0.groupOf(k) === 3);
     const stayed = [...acked.keys()].filter((k) => n0.groupOf(k) === 1);

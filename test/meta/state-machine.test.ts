@@ -196,7 +196,15 @@ describe('split', () => {
       if (r.shard === 5) expect(r.start).toBeGreaterThanOrEqual(proposal.at);
       if (r.shard === 2) expect(r.end).toBeLessThanOrEqual(proposal.at);
     }
-    expect(sm.state().shards.find((s) => s.id === 5)).toEqual({ id: 5, voters: [1, 2, 3], learners: [], leader: null, term: 0 });
+    // the data half is pending until the new group's first leader: no second split, no move on either side
+    expect(sm.state().shards.find((s) => s.id === 5)).toEqual({ id: 5, voters: [1, 2, 3], learners: [], leader: null, term: 0, parent: 2 });
+    expect(MetaStateMachine.restore(sm.snapshot()).state()).toEqual(sm.state()); // the mark survives a snapshot
+    expect(err(sm.apply({ type: 'splitShard', ts: 2001, shard: 2, at: proposal.at, newShard: 6 }))).toBe('BAD_STATE');
+    expect(err(sm.apply({ type: 'beginMove', ts: 2001, shard: 5, add: null, remove: 1 }))).toBe('BAD_STATE');
+    expect(err(sm.apply({ type: 'beginMove', ts: 2001, shard: 2, add: null, remove: 1 }))).toBe('BAD_STATE');
+    expect(sm.apply({ type: 'leaderReport', ts: 2001, shard: 5, node: 1, term: 1 }).ok).toBe(true);
+    expect(sm.state().shards.find((s) => s.id === 5)).toEqual({ id: 5, voters: [1, 2, 3], learners: [], leader: 1, term: 1 });
+    expect(MetaStateMachine.restore(sm.snapshot()).equals(sm)).toBe(true);
     expect(err(sm.apply({ type: 'splitShard', ts: 2001, shard: 2, at: proposal.at, newShard: 6 }))).toBe('BAD_ARGUMENT');
     expect(err(sm.apply({ type: 'splitShard', ts: 2001, shard: 1, at: 5, newShard: 5 }))).toBe('SHARD_EXISTS');
     expect(err(sm.apply({ type: 'splitShard', ts: 2001, shard: META_SHARD, at: 5, newShard: 9 }))).toBe('BAD_ARGUMENT');

@@ -235,6 +235,7 @@ export class ExecutorWorld {
     return new MetaExecutor({
       propose: (cmd) => this.propose(cmd),
       request: (group, op, node, targets) => this.request(group, op, node, targets),
+      requestSplit: () => undefined, // splits are not modelled here
       now: () => this.clock,
     });
   }
