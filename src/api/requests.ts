@@ -75,7 +75,8 @@ export function statusFields(node: CacheNode): Record<string, unknown> {
         leader: gs.leader === 0 ? null : nodeName(gs.leader),
       };
     }),
-    members: node.members.map((m) => ({ node: nodeName(m.id), url: node.urlOf(m.id) })),
+    // the map's nodes (joined ones included, removed ones left out), else the configured members
+    members: node.clusterMembers().map((m) => (m.state === null ? { node: nodeName(m.id), url: node.urlOf(m.id) } : { node: nodeName(m.id), url: node.urlOf(m.id), state: m.state })),
     mapVersion: node.layout.version,
     pending: node.pendingRequests,
   };

@@ -744,6 +744,21 @@ export class CacheNode {
     };
   }
 
+  /**
+   * The cluster's nodes as this node knows them: the map's (removed ones left
+   * out) with their state, or the configured members before any map.
+   */
+  clusterMembers(): { id: NodeId; state: 'up' | 'down' | 'draining' | null }[] {
+    const nodes = this.currentLayout.state.nodes;
+    if (nodes.length === 0) return this.members.map((m) => ({ id: m.id, state: null }));
+    const out: { id: NodeId; state: 'up' | 'down' | 'draining' | null }[] = [];
+    for (const n of nodes) {
+      if (n.admin === 'removed') continue;
+      out.push({ id: n.id, state: n.admin === 'draining' ? 'draining' : n.live ? 'up' : 'down' });
+    }
+    return out;
+  }
+
   /** The client URL of a node (from the map, else the configured members), or null. */
   urlOf(id: NodeId): string | null {
     if (id === NONE) return null;

@@ -128,7 +128,7 @@ describe('3-node in-process cluster', () => {
     });
     expect(s['mapVersion']).toBeGreaterThanOrEqual(1);
     expect(s['mapVersion']).toBeLessThanOrEqual(cluster.nodes[follower]?.node.mapVersion ?? 0);
-    expect(s['members']).toEqual([0, 1, 2].map((i) => ({ node: `n${i + 1}`, url: cluster.url(i) })));
+    expect(s['members']).toEqual([0, 1, 2].map((i) => ({ node: `n${i + 1}`, url: cluster.url(i), state: 'up' })));
     const base = cluster.url(leader).replace('ws://', 'http://').replace('/v1', '');
     const h = await fetch(`${base}/health`);
     expect(h.status).toBe(200);
