@@ -1,6 +1,6 @@
 /**
  * `raftcache status [--endpoints HOST:PORT,…] [--json]`: one row per member
- * (id, role, term, commit, applied, address, pid), from each node's `status`,
+ * (id, state in the shard map, role, term, commit, applied, address, pid), from each node's `status`,
  * then one row per shard (ring span, replicas, leader, term, applied index on
  * each replica), from the shard map and the nodes' per-shard status.
  * `--json`: `{nodes: [...], shards: [...]}`.
@@ -40,11 +40,16 @@ function jsonRow(r: NodeStatusResult): Record<string, unknown> {
 
 /** A fixed-width table of node statuses (also used by `dev --demo`). */
 export function renderStatusTable(rows: readonly NodeStatusResult[]): string {
-  const header = ['id', 'role', 'term', 'commit', 'applied', 'address', 'pid'];
+  // each node's state in the shard map (up / down / draining), as the answering nodes see it
+  const stateOf = new Map<string, string>();
+  for (const r of rows) if (r.ok) for (const m of r.status.members) if (m.state !== undefined && !stateOf.has(m.node)) stateOf.set(m.node, m.state);
+  const withState = stateOf.size > 0;
+  const header = ['id', ...(withState ? ['state'] : []), 'role', 'term', 'commit', 'applied', 'address', 'pid'];
   const cells = rows.map((r) =>
     r.ok
       ? [
           r.status.node,
+          ...(withState ? [stateOf.get(r.status.node) ?? '-'] : []),
           r.status.role,
           String(r.status.term),
           String(r.status.commit),
@@ -52,7 +57,7 @@ export function renderStatusTable(rows: readonly NodeStatusResult[]): string {
           r.status.address !== '' ? r.status.address : r.url,
           String(r.status.pid),
         ]
-      : ['?', 'unreachable', '-', '-', '-', r.url, `(${r.error})`],
+      : ['?', ...(withState ? ['-'] : []), 'unreachable', '-', '-', '-', r.url, `(${r.error})`],
   );
   return renderTable(header, cells);
 }

@@ -57,6 +57,8 @@ export interface SessionField {
 export interface Member {
   readonly node: string;
   readonly url: string;
+  /** In `status`: the node's state in the answering node's shard map (`up`, `down`, `draining`), when it has a map. */
+  readonly state?: string;
 }
 
 /** One shard with a replica on the answering node (`status.shards`). */
@@ -159,7 +161,9 @@ export function toNodeStatus(frame: Readonly<Record<string, unknown>>): NodeStat
   if (Array.isArray(raw)) {
     for (const m of raw) {
       if (isRecord(m) && typeof m['url'] === 'string') {
-        members.push({ node: String(m['node'] ?? ''), url: endpointUrl(m['url']) });
+        const node = String(m['node'] ?? '');
+        const url = endpointUrl(m['url']);
+        members.push(typeof m['state'] === 'string' ? { node, url, state: m['state'] } : { node, url });
       }
     }
   }

@@ -33,7 +33,7 @@ describe.skipIf(!serverBuilt)('raftcache dev', () => {
     pid = undefined;
     expect(out).toContain('cluster up');
     expect(out).toContain('cas lock');
-    expect(out).toMatch(/n1\s+(leader|follower)/);
+    expect(out).toMatch(/n1\s+up\s+(leader|follower)/);
     expect(out).toContain('stopped.');
     expect(code).toBe(0);
   }, 50_000);
