@@ -25,9 +25,7 @@ export type NodeMessage =
   /** Meta leader → a node whose map is older: the whole meta state. */
   | { readonly kind: 'map'; readonly state: MetaState }
   /** Meta leader → a shard's replicas: split the ring `ranges` off `group` into the new group `newGroup` (only the leader acts). */
-  | { readonly kind: 'split-request'; readonly group: number; readonly newGroup: number; readonly ranges: readonly { start: number; end: number }[] }
-  /** A shard's leader → the meta leader: the split into `newGroup` is applied in `group`. */
-  | { readonly kind: 'split-done'; readonly group: number; readonly newGroup: number };
+  | { readonly kind: 'split-request'; readonly group: number; readonly newGroup: number; readonly ranges: readonly { start: number; end: number }[] };
 
 const text = new TextDecoder();
 const bytes = new TextEncoder();
@@ -52,9 +50,6 @@ export function encodeNodeMessage(from: NodeId, to: NodeId, msg: NodeMessage): M
       break;
     case 'split-request':
       context = 'split:' + JSON.stringify({ group: msg.group, newGroup: msg.newGroup, ranges: msg.ranges });
-      break;
-    case 'split-done':
-      context = 'splitdone:' + JSON.stringify({ group: msg.group, newGroup: msg.newGroup });
       break;
   }
   return { type: 'read-index', from, to, term: 0, context };
@@ -120,11 +115,6 @@ export function decodeNodeMessage(m: Message): NodeMessage | null {
           ranges.push({ start: x.start, end: x.end });
         }
         return { kind: 'split-request', group: o.group, newGroup: o.newGroup, ranges };
-      }
-      case 'splitdone': {
-        const o = JSON.parse(body) as { group?: unknown; newGroup?: unknown };
-        if (!isNat(o.group) || !isNat(o.newGroup)) return null;
-        return { kind: 'split-done', group: o.group, newGroup: o.newGroup };
       }
       default:
         return null;

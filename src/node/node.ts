@@ -46,7 +46,7 @@ import { MetaReplica } from './meta-replica.js';
 import { MetaExecutor } from './meta-executor.js';
 import { NODE_GROUP, decodeNodeMessage, encodeNodeMessage } from './node-messages.js';
 import type { NodeMessage } from './node-messages.js';
-import { announceJoin } from './join.js';
+import { RaftcacheClient } from '../client/index.js';
 
 export { NODE_GROUP } from './node-messages.js';
 
@@ -55,9 +55,6 @@ const CAMPAIGN_PREFERRED_TICK = 3;
 
 /** Ticks between two leader-balance rounds (see balanceLeaders): one transfer per round. */
 const BALANCE_EVERY_TICKS = 10;
-
-/** Ticks between two executor rounds on the meta leader. */
-const EXECUTE_EVERY_TICKS = 1;
 
 /** Ticks between two rounds in which every shard leader re-reports its groups to the meta leader. */
 const REPORT_EVERY_TICKS = 50;
@@ -192,7 +189,7 @@ export class CacheNode {
       },
       requestSplit: (parent, newGroup, ranges, targets) => {
         for (const t of targets) {
-          if (t === this.id) this.onSplitRequest(this.id, parent, newGroup, ranges);
+          if (t === this.id) this.onSplitRequest(parent, newGroup, ranges);
           else this.sendNode(t, { kind: 'split-request', group: parent, newGroup, ranges });
         }
       },
@@ -551,14 +548,10 @@ export class CacheNode {
   }
 
   /** A split asked by the meta leader: only the shard's leader acts; it answers once the split is applied. */
-  private onSplitRequest(from: NodeId, group: number, newGroup: number, ranges: readonly { start: number; end: number }[]): void {
+  private onSplitRequest(group: number, newGroup: number, ranges: readonly { start: number; end: number }[]): void {
     const r = this.replicas.get(group);
     if (r === undefined || r.raw.status().role !== 'leader') return;
-    if (!r.proposeSplit(newGroup, ranges)) {
-      this.scheduleTurn();
-      return;
-    }
-    if (from !== this.id) this.sendNode(from, { kind: 'split-done', group, newGroup });
+    if (!r.proposeSplit(newGroup, ranges)) this.scheduleTurn();
   }
 
   /**
@@ -810,10 +803,8 @@ export class CacheNode {
         this.adoptMap(msg.state);
         return;
       case 'split-request':
-        this.onSplitRequest(from, msg.group, msg.newGroup, msg.ranges);
+        this.onSplitRequest(msg.group, msg.newGroup, msg.ranges);
         return;
-      case 'split-done':
-        return; // informational: the new group's leader report completes the split
     }
   }
 
@@ -865,7 +856,7 @@ export class CacheNode {
     const meta = this.meta;
     if (meta === null) return;
     const state = meta.state;
-    if (this.ticks % EXECUTE_EVERY_TICKS === 0) this.executor.round(state);
+    this.executor.round(state);
     if (this.ticks % REPORT_EVERY_TICKS === REPORT_EVERY_TICKS / 2) this.maybeAutoSplit(state);
     const every = this.heartbeatEveryTicks;
     if ((this.ticks - this.metaLeaderSince) % every !== 0 || state.config === null) return;
@@ -919,13 +910,18 @@ export class CacheNode {
     const self = selfMember(this.config);
     const seeds = this.config.members.filter((m) => m.id !== this.id).map((m) => memberUrl(m));
     this.joinInFlight = true;
-    announceJoin(seeds, { id: self.id, host: self.host, clientPort: self.clientPort, peerPort: self.peerPort }, this.config.token, 2000)
+    // The node is a client of the cluster here: the client follows NOT_LEADER to the meta leader.
+    const c = this.config.token;
+    const client = new RaftcacheClient({ endpoints: seeds, timeoutMs: 2000, ...(c !== undefined ? { token: c } : {}) });
+    client
+      .join({ id: self.id, host: self.host, clientPort: self.clientPort, peerPort: self.peerPort })
       .then(
-        (version) => this.logger.info({ version }, 'join accepted by the meta group'),
+        (r) => this.logger.info({ version: r.version }, 'join accepted by the meta group'),
         (err: unknown) => this.logger.debug({ err: String(err) }, 'join not accepted yet'),
       )
       .finally(() => {
         this.joinInFlight = false;
+        void client.close();
       });
   }
 
