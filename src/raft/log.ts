@@ -22,7 +22,17 @@ export function entriesBytes(ents: readonly Entry[]): number {
 class Unstable {
   snapshot: Snapshot | null = null;
   entries: Entry[] = [];
-  constructor(public offset: number) {}
+  /**
+   * Entries up to this index have been handed to the driver in a Ready that is
+   * not yet advanced (or already are stable): the next Ready hands out only
+   * those after it. Several Readies may be outstanding (RawNode, decision 27).
+   */
+  inProgress: number;
+  /** The snapshot has been handed to the driver. */
+  snapshotInProgress = false;
+  constructor(public offset: number) {
+    this.inProgress = offset - 1;
+  }
 
   maybeFirstIndex(): number | null {
     return this.snapshot ? this.snapshot.metadata.index + 1 : null;
@@ -43,21 +53,44 @@ class Unstable {
     return e ? e.term : null;
   }
 
+  /** Entries not yet handed to the driver. */
+  toHandOut(): Entry[] {
+    const from = this.inProgress + 1 - this.offset;
+    if (from >= this.entries.length) return [];
+    return from <= 0 ? this.entries.slice() : this.entries.slice(from);
+  }
+
+  hasToHandOut(): boolean {
+    return this.inProgress + 1 - this.offset < this.entries.length;
+  }
+
+  /** Everything unstable now has been handed to the driver. */
+  acceptInProgress(): void {
+    this.inProgress = this.offset + this.entries.length - 1;
+    if (this.snapshot) this.snapshotInProgress = true;
+  }
+
   stableTo(i: number, t: number): void {
     const term = this.maybeTerm(i);
     if (term === null || term !== t || i < this.offset) return;
     this.entries = this.entries.slice(i + 1 - this.offset);
     this.offset = i + 1;
+    if (this.inProgress < i) this.inProgress = i;
   }
 
   stableSnapTo(i: number): void {
-    if (this.snapshot && this.snapshot.metadata.index === i) this.snapshot = null;
+    if (this.snapshot && this.snapshot.metadata.index === i) {
+      this.snapshot = null;
+      this.snapshotInProgress = false;
+    }
   }
 
   restore(s: Snapshot): void {
     this.offset = s.metadata.index + 1;
     this.entries = [];
     this.snapshot = s;
+    this.inProgress = s.metadata.index;
+    this.snapshotInProgress = false;
   }
 
   truncateAndAppend(ents: readonly Entry[]): void {
@@ -74,6 +107,8 @@ class Unstable {
       this.entries = this.entries.slice(0, after - this.offset);
       for (const e of ents) this.entries.push(e);
     }
+    // Replaced entries handed out earlier are handed out again (the replacements).
+    if (this.inProgress >= after) this.inProgress = after - 1;
   }
 
   slice(lo: number, hi: number): Entry[] {
@@ -257,6 +292,25 @@ export class RaftLog {
 
   unstableSnapshot(): Snapshot | null {
     return this.unstable.snapshot;
+  }
+
+  /** Unstable entries not yet handed to the driver (a copy). */
+  entriesToHandOut(): Entry[] {
+    return this.unstable.toHandOut();
+  }
+
+  hasEntriesToHandOut(): boolean {
+    return this.unstable.hasToHandOut();
+  }
+
+  /** The unstable snapshot, if it has not been handed to the driver yet. */
+  snapshotToHandOut(): Snapshot | null {
+    return this.unstable.snapshotInProgress ? null : this.unstable.snapshot;
+  }
+
+  /** Marks every unstable entry (and the snapshot) as handed to the driver. */
+  acceptInProgress(): void {
+    this.unstable.acceptInProgress();
   }
 
   hasNextCommittedEntries(): boolean {

@@ -2,7 +2,18 @@
  * RawNode: the synchronous driver API around `Raft` (etcd's rawnode.go).
  * The driver loops: `if (hasReady()) { rd = ready(); persist rd.hardState,
  * rd.entries, rd.snapshot; send rd.messages; apply rd.committedEntries; serve
- * rd.readStates; advance(); }`. Exactly one Ready may be outstanding.
+ * rd.readStates; advance(); }`.
+ *
+ * Several Readies may be outstanding (etcd's async storage writes; decision 27):
+ * a driver may call `ready()` again while earlier Readies are being written,
+ * and `advance()` acknowledges the oldest one, so it is called once per Ready,
+ * in order, after that Ready's write is durable. Each Ready hands out only
+ * entries no earlier Ready handed out (after a truncation, the replacements).
+ * `hasReady()` stays false while an outstanding Ready carries a snapshot or a
+ * term/vote change, and while a snapshot waits with anything outstanding: those
+ * are rare, and serialising them keeps every message of a new term behind the
+ * term's durable record. A later Ready's committed entries may include entries
+ * of an earlier Ready not yet durable here: committed means durable on a quorum.
  */
 import { Raft } from './raft.js';
 import type { QuiesceBlocker } from './quiesce.js';
@@ -26,6 +37,8 @@ interface Outstanding {
   readonly lastEntry: { readonly index: number; readonly term: number } | null;
   readonly snapshotIndex: number;
   readonly appliedTo: number;
+  /** Carries a snapshot or a term/vote change: no further Ready until it is advanced. */
+  readonly barrier: boolean;
 }
 
 function sameHardState(a: HardState, b: HardState): boolean {
@@ -37,7 +50,10 @@ export class RawNode implements RaftNodeApi {
   private readonly raft: Raft;
   private prevSoft: SoftState;
   private prevHard: HardState;
-  private outstanding: Outstanding | null = null;
+  /** Readies handed out and not yet advanced, oldest first. */
+  private readonly outstanding: Outstanding[] = [];
+  /** How many of `outstanding` are barriers (see Outstanding.barrier). */
+  private barriers = 0;
 
   constructor(config: RaftConfig, storage: Storage) {
     this.raft = new Raft(config, storage);
@@ -116,21 +132,29 @@ export class RawNode implements RaftNodeApi {
     return this.raft.confState();
   }
 
+  /** Readies handed out and not yet advanced. */
+  get outstandingReadies(): number {
+    return this.outstanding.length;
+  }
+
   hasReady(): boolean {
     const r = this.raft;
+    if (this.barriers > 0) return false;
+    if (this.outstanding.length > 0 && r.log.snapshotToHandOut() !== null) return false;
     if (r.needBroadcast && r.role === 'leader') return true;
     if (r.msgs.length > 0) return true;
     if (r.lead !== this.prevSoft.leader || r.role !== this.prevSoft.role) return true;
     const hs = this.prevHard;
     if (r.term !== hs.term || r.vote !== hs.vote || r.log.committed !== hs.commit) return true;
-    if (r.log.unstableEntries().length > 0 || r.log.unstableSnapshot() !== null) return true;
+    if (r.log.hasEntriesToHandOut() || r.log.snapshotToHandOut() !== null) return true;
     if (r.log.hasNextCommittedEntries()) return true;
     return r.hasReadStates(r.log.applying);
   }
 
   ready(): Ready {
-    if (this.outstanding) throw new Error('raft: ready() called again before advance()');
     const r = this.raft;
+    if (this.barriers > 0) throw new Error('raft: ready() called before advance() of a Ready with a snapshot or a term/vote change');
+    if (this.outstanding.length > 0 && r.log.snapshotToHandOut() !== null) throw new Error('raft: ready() with a snapshot pending called before advance()');
     // Committed entries are taken first: their conf changes take effect now (the
     // core applies them as it hands them out), which may make a removed leader step
     // down or a leader append its leave-joint entry, both reflected in this Ready.
@@ -147,8 +171,9 @@ export class RawNode implements RaftNodeApi {
     const softState = ss.leader !== this.prevSoft.leader || ss.role !== this.prevSoft.role ? ss : null;
     const hs = r.hardState();
     const hardState = sameHardState(hs, this.prevHard) ? null : hs;
-    const entries = r.log.unstableEntries().slice();
-    const snapshot = r.log.unstableSnapshot();
+    const entries = r.log.entriesToHandOut();
+    const snapshot = r.log.snapshotToHandOut();
+    r.log.acceptInProgress();
     let appliedTo = r.log.applying;
     if (snapshot) appliedTo = Math.max(appliedTo, snapshot.metadata.index);
     const lastCommitted = committedEntries[committedEntries.length - 1];
@@ -156,17 +181,18 @@ export class RawNode implements RaftNodeApi {
     const readStates = r.takeReadStates(appliedTo);
     const messages = r.msgs;
     r.msgs = [];
-    const mustSync =
-      entries.length > 0 ||
-      snapshot !== null ||
-      (hardState !== null && (hardState.term !== this.prevHard.term || hardState.vote !== this.prevHard.vote));
+    const termOrVote = hardState !== null && (hardState.term !== this.prevHard.term || hardState.vote !== this.prevHard.vote);
+    const mustSync = entries.length > 0 || snapshot !== null || termOrVote;
 
     const lastEntry = entries[entries.length - 1];
-    this.outstanding = {
+    const barrier = snapshot !== null || termOrVote;
+    this.outstanding.push({
       lastEntry: lastEntry ? { index: lastEntry.index, term: lastEntry.term } : null,
       snapshotIndex: snapshot ? snapshot.metadata.index : 0,
       appliedTo,
-    };
+      barrier,
+    });
+    if (barrier) this.barriers++;
     r.log.acceptApplying(appliedTo);
     r.reduceUncommittedSize(committedEntries);
     this.prevSoft = ss;
@@ -175,10 +201,11 @@ export class RawNode implements RaftNodeApi {
     return confState ? { ...rd, confState } : rd;
   }
 
+  /** Acknowledges the oldest outstanding Ready: its write is durable (and its entries applied). */
   advance(): void {
-    const o = this.outstanding;
+    const o = this.outstanding.shift();
     if (!o) return;
-    this.outstanding = null;
+    if (o.barrier) this.barriers--;
     const log = this.raft.log;
     if (o.snapshotIndex > 0) log.stableSnapTo(o.snapshotIndex);
     if (o.lastEntry) log.stableTo(o.lastEntry.index, o.lastEntry.term);

@@ -1,10 +1,12 @@
 /**
- * `npm run sim -- --seeds 500 --nodes 5 --steps 20000 [--first-seed S] [--membership] [--compaction] [--quiesce] [--idle] [--verbose]`
+ * `npm run sim -- --seeds 500 --nodes 5 --steps 20000 [--first-seed S] [--membership] [--compaction] [--quiesce] [--idle]
+ *   [--async-disk [--disk-latency MIN-MAX] [--max-outstanding N]] [--verbose]`
  *
  * Runs one simulation per seed, prints progress, reports every violation with
  * its seed, invariant, the last events and the command that replays it, and
  * ends with `seeds: N, violations: K`. Exit code 1 on any violation.
  */
+import { DEFAULT_DISK_LATENCY, DEFAULT_MAX_OUTSTANDING, type DiskLatency } from './async-disk.js';
 import { describeFault } from './faults.js';
 import { runSimulation, type SimResult } from './simulation.js';
 
@@ -22,12 +24,23 @@ export interface SimCliOptions {
   readonly quiesce: boolean;
   /** Idle windows in the workload without quiescence (the baseline for the idle traffic figure). */
   readonly idle: boolean;
+  /** Every node's driver writes asynchronously (async-disk.ts). */
+  readonly asyncDisk: boolean;
+  /** Async disk write latency in ticks, uniform in [min, max]. */
+  readonly diskLatency: DiskLatency;
+  /** Async disk: Readies outstanding at most per node. */
+  readonly maxOutstanding: number;
 }
 
-const USAGE = 'usage: sim [--seeds N] [--first-seed S] [--nodes 3|5] [--steps M] [--membership] [--compaction] [--quiesce] [--idle] [--verbose]';
+const USAGE =
+  'usage: sim [--seeds N] [--first-seed S] [--nodes 3|5] [--steps M] [--membership] [--compaction] [--quiesce] [--idle]\n' +
+  '           [--async-disk [--disk-latency MIN-MAX] [--max-outstanding N]] [--verbose]';
 
 export function parseSimArgs(argv: readonly string[]): SimCliOptions | string {
-  const o = { seeds: 100, firstSeed: 1, nodes: 3, steps: 5000, verbose: false, membership: false, compaction: false, quiesce: false, idle: false };
+  const o = {
+    seeds: 100, firstSeed: 1, nodes: 3, steps: 5000, verbose: false, membership: false, compaction: false, quiesce: false, idle: false,
+    asyncDisk: false, diskLatency: DEFAULT_DISK_LATENCY, maxOutstanding: DEFAULT_MAX_OUTSTANDING,
+  };
   const args = argv[0] === '--' ? argv.slice(1) : argv;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -36,20 +49,32 @@ export function parseSimArgs(argv: readonly string[]): SimCliOptions | string {
       continue;
     }
     if (a === '--help' || a === '-h') return USAGE;
+    if (a === '--async-disk') {
+      o.asyncDisk = true;
+      continue;
+    }
+    if (a === '--disk-latency') {
+      const m = /^(\d+)-(\d+)$/.exec(args[i + 1] ?? '');
+      if (m === null || Number(m[2]) < Number(m[1])) return `--disk-latency needs MIN-MAX ticks (e.g. 0-4)\n${USAGE}`;
+      o.diskLatency = { min: Number(m[1]), max: Number(m[2]) };
+      i++;
+      continue;
+    }
     if (a === '--membership' || a === '--compaction' || a === '--quiesce' || a === '--idle') {
       o[a === '--membership' ? 'membership' : a === '--compaction' ? 'compaction' : a === '--quiesce' ? 'quiesce' : 'idle'] = true;
       continue;
     }
     const value = args[i + 1];
     const n = value === undefined ? NaN : Number(value);
-    const key = { '--seeds': 'seeds', '--first-seed': 'firstSeed', '--nodes': 'nodes', '--steps': 'steps' }[a] as
-      | 'seeds' | 'firstSeed' | 'nodes' | 'steps' | undefined;
+    const key = { '--seeds': 'seeds', '--first-seed': 'firstSeed', '--nodes': 'nodes', '--steps': 'steps', '--max-outstanding': 'maxOutstanding' }[a] as
+      | 'seeds' | 'firstSeed' | 'nodes' | 'steps' | 'maxOutstanding' | undefined;
     if (key === undefined) return `unknown argument ${a}\n${USAGE}`;
     if (!Number.isInteger(n) || n < 0) return `${a} needs a non-negative integer\n${USAGE}`;
     o[key] = n;
     i++;
   }
   if (o.nodes < 3 || o.nodes > 9) return `--nodes must be between 3 and 9\n${USAGE}`;
+  if (o.maxOutstanding < 1) return `--max-outstanding must be at least 1\n${USAGE}`;
   return o;
 }
 
@@ -58,10 +83,20 @@ export function replayCommand(seed: number, nodes: number, steps: number, flags 
 }
 
 /** The CLI flags that change a run (for the replay command). */
-export function runFlags(o: { readonly membership?: boolean; readonly compaction?: boolean; readonly quiesce?: boolean; readonly idle?: boolean }): string {
+export function runFlags(o: {
+  readonly membership?: boolean;
+  readonly compaction?: boolean;
+  readonly quiesce?: boolean;
+  readonly idle?: boolean;
+  readonly asyncDisk?: boolean;
+  readonly diskLatency?: DiskLatency;
+  readonly maxOutstanding?: number;
+}): string {
+  const lat = o.diskLatency ?? DEFAULT_DISK_LATENCY;
+  const async = o.asyncDisk === true ? ` --async-disk --disk-latency ${lat.min}-${lat.max} --max-outstanding ${o.maxOutstanding ?? DEFAULT_MAX_OUTSTANDING}` : '';
   return (
     `${o.membership === true ? ' --membership' : ''}${o.compaction === true ? ' --compaction' : ''}` +
-    `${o.quiesce === true ? ' --quiesce' : ''}${o.idle === true ? ' --idle' : ''}`
+    `${o.quiesce === true ? ' --quiesce' : ''}${o.idle === true ? ' --idle' : ''}${async}`
   );
 }
 
@@ -85,6 +120,9 @@ function describeRun(r: SimResult): string {
     `snapshots=${s.snapshotsInstalled} confChanges=${s.membershipChanges} committed=${s.committed} heals=${s.livenessChecks} maxRecovery=${s.maxRecoveryTicks} ` +
     `ops ok/fail/info=${s.ops.ok}/${s.ops.fail}/${s.ops.info} history=${s.verdict} (${s.checkerMs} ms) ` +
     (s.idleTicks > 0 ? `idle msgs/tick=${(s.idleMessages / s.idleTicks).toFixed(2)} wakes=${s.livenessWakes} ` : '') +
+    (s.asyncDisk !== null
+      ? `async overlapped=${s.asyncDisk.readiesOverlapped} maxOutstanding=${s.asyncDisk.maxOutstanding} early/held=${s.asyncDisk.earlyMessages}/${s.asyncDisk.heldMessages} replacedInFlight=${s.asyncDisk.replacedInFlight} lost writes/msgs=${s.asyncDisk.writesLost}/${s.asyncDisk.messagesLost} `
+      : '') +
     `[preVote=${t.preVote} checkQuorum=${t.checkQuorum} hb=${t.heartbeatTick} maxMsg=${t.maxSizePerMsg} inflight=${t.maxInflightMsgs}]`
   );
 }
@@ -110,6 +148,7 @@ export async function main(argv: string[]): Promise<number> {
     const r = runSimulation({
       seed, nodes: o.nodes, steps: o.steps, membership: o.membership, compaction: o.compaction,
       quiesce: o.quiesce, idleWorkload: o.quiesce || o.idle,
+      ...(o.asyncDisk ? { asyncDisk: { latency: o.diskLatency, maxOutstanding: o.maxOutstanding } } : {}),
     });
     if (r.stats.verdict === 'unknown') unknown++;
     idleTicks += r.stats.idleTicks;

@@ -24,7 +24,9 @@ export type PartitionShape =
   /** One directed link cut: `from` can no longer reach `to` (the other way still works). */
   | { readonly kind: 'one-way'; readonly from: FaultTarget; readonly to: FaultTarget }
   /** Nobody hears the leader, the leader hears everybody. */
-  | { readonly kind: 'leader-mute' };
+  | { readonly kind: 'leader-mute' }
+  /** These nodes on one side, the rest on the other (targeted schedules only: never drawn at random). */
+  | { readonly kind: 'group'; readonly members: readonly FaultTarget[] };
 
 export type FaultEvent =
   | { readonly at: number; readonly kind: 'partition'; readonly shape: PartitionShape }

@@ -29,6 +29,17 @@ export {
   type PartitionShape,
   type ScheduleOptions,
 } from './faults.js';
+export {
+  AsyncDisk,
+  EARLY_TYPES,
+  DEFAULT_DISK_LATENCY,
+  DEFAULT_MAX_OUTSTANDING,
+  emptyAsyncDiskStats,
+  type AsyncDiskOptions,
+  type AsyncDiskStats,
+  type DiskLatency,
+  type PendingWrite,
+} from './async-disk.js';
 export { InvariantChecker, SimViolation } from './invariants.js';
 export { SimNetwork, HEALTHY_LINKS, LONG_DELAY, type LinkFaults, type NetworkStats } from './network.js';
 export { SimNode, type SimDisk, type RaftCoreFactory, type NodeObserver, type RaftTuning, type CompactionPolicy } from './sim-node.js';

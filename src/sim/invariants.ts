@@ -54,6 +54,8 @@ interface NodeRecord {
   vote: NodeId;
   /** Highest persisted commit (kept across restarts). */
   commit: number;
+  /** Async disk: highest commit the core handed out in a Ready, durable or not. */
+  handedCommit: number;
   /** Terms in which this node's leadership was already checked. */
   leaderTermChecked: number;
 }
@@ -86,7 +88,7 @@ export class InvariantChecker {
   private record(id: NodeId): NodeRecord {
     let r = this.nodes.get(id);
     if (r === undefined) {
-      r = { term: 0, vote: NONE, commit: 0, leaderTermChecked: 0 };
+      r = { term: 0, vote: NONE, commit: 0, handedCommit: 0, leaderTermChecked: 0 };
       this.nodes.set(id, r);
     }
     return r;
@@ -145,7 +147,18 @@ export class InvariantChecker {
         rec.commit = hs.commit;
       }
     }
-    if (node.role === 'leader') this.checkLeader(node);
+    if (node.writeRole === 'leader') this.checkLeader(node);
+  }
+
+  /**
+   * Async disk: a Ready was taken. Its commit may be ahead of what this node
+   * persisted (committed means durable on a quorum), and its committed entries
+   * are applied before its hard state is durable: they may go up to it.
+   */
+  onTaken(node: SimNode, hs: HardState | null): void {
+    if (hs === null) return;
+    const rec = this.record(node.id);
+    if (hs.commit > rec.handedCommit) rec.handedCommit = hs.commit;
   }
 
   private checkSnapshot(node: SimNode, snap: Snapshot): void {
@@ -172,7 +185,7 @@ export class InvariantChecker {
     if (disk.lastIndex() !== last.index) {
       fail('log-matching', `n${node.id} appended up to ${last.index} but its last index is ${disk.lastIndex()} (suffix not truncated?)`);
     }
-    if (node.role === 'leader' && first.index <= node.lastIndexBeforeAppend) {
+    if (node.writeRole === 'leader' && first.index <= node.lastIndexBeforeAppend) {
       fail('leader-append-only', `n${node.id} is leader but its Ready overwrote its log from ${first.index} (last index was ${node.lastIndexBeforeAppend})`);
     }
     const rec = this.record(node.id);
@@ -228,8 +241,8 @@ export class InvariantChecker {
       fail('apply-order', `n${node.id} applied ${e.index} right after ${prevApplied}`);
     }
     const rec = this.record(node.id);
-    if (e.index > rec.commit) {
-      fail('apply-committed', `n${node.id} applied ${e.index} beyond its persisted commit ${rec.commit}`);
+    if (e.index > Math.max(rec.commit, rec.handedCommit)) {
+      fail('apply-committed', `n${node.id} applied ${e.index} beyond its commit ${Math.max(rec.commit, rec.handedCommit)}`);
     }
     this.noteCommitted(e.index, e.term, entryHash(e), rec.term, `n${node.id} apply`);
     this.checkState(node, e.index);

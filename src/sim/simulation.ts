@@ -22,6 +22,7 @@ import type {
 } from '../raft/types.js';
 import { NONE } from '../raft/types.js';
 import { SeededRng } from '../util/rng.js';
+import { AsyncDisk, type AsyncDiskOptions, type AsyncDiskStats, emptyAsyncDiskStats } from './async-disk.js';
 import { type ClientCluster, type ClientOptions, ClientWorkload } from './clients.js';
 import { realCore } from './core.js';
 import { describeFault, type FaultEvent, type FaultTarget, type PartitionShape, randomSchedule } from './faults.js';
@@ -40,6 +41,8 @@ export interface SimMutations {
   readonly forgetVote?: boolean;
   /** `--quiesce` without the node liveness signal: nothing wakes the followers of a dead quiesced leader. */
   readonly noNodeLiveness?: boolean;
+  /** Async disk: a wrong driver that also sends these message types (e.g. 'app-resp') when it takes the Ready, before the write is durable. */
+  readonly earlyTypes?: readonly Message['type'][];
 }
 
 export interface SimOptions {
@@ -73,6 +76,12 @@ export interface SimOptions {
   readonly quiesce?: boolean;
   /** Idle windows in the client workload (default: on with `quiesce`); `--idle` alone gives the baseline without quiescence. */
   readonly idleWorkload?: boolean;
+  /**
+   * `--async-disk`: the chosen nodes' drivers keep taking Readies while earlier
+   * writes are in flight (async-disk.ts). Latencies come from a generator of
+   * their own (seeded from `seed`): the rest of the run draws the same numbers.
+   */
+  readonly asyncDisk?: AsyncDiskOptions;
 }
 
 /** The idle windows of `--quiesce` / `--idle` runs: no new operation in the last 350 ticks of every 900. */
@@ -105,6 +114,8 @@ export interface SimStats {
   idleMessages: number;
   /** Wake calls made by the node liveness signal (`--quiesce`). */
   livenessWakes: number;
+  /** `--async-disk`: what the async drivers did (null without). */
+  asyncDisk: AsyncDiskStats | null;
 }
 
 export interface SimResult {
@@ -192,7 +203,7 @@ class Simulation implements NodeObserver, ClientCluster {
   readonly stats: SimStats = {
     ticks: 0, messages: 0, elections: 0, crashes: 0, snapshotsInstalled: 0, committed: 0,
     livenessChecks: 0, maxRecoveryTicks: 0, ops: { ok: 0, fail: 0, info: 0 }, verdict: 'skipped', checkerMs: 0,
-    membershipChanges: 0, idleTicks: 0, idleMessages: 0, livenessWakes: 0,
+    membershipChanges: 0, idleTicks: 0, idleMessages: 0, livenessWakes: 0, asyncDisk: null,
   };
 
   constructor(readonly options: SimOptions) {
@@ -235,6 +246,19 @@ class Simulation implements NodeObserver, ClientCluster {
       node.forgetVoteOnRestart = options.mutations?.forgetVote === true;
       this.nodes.push(node);
     }
+    const asyncDisk = options.asyncDisk;
+    if (asyncDisk !== undefined) {
+      const diskRng = new SeededRng((options.seed ^ 0x5a17d15c) >>> 0);
+      const stats = emptyAsyncDiskStats();
+      this.stats.asyncDisk = stats;
+      for (const node of this.nodes) {
+        const rng = diskRng.fork();
+        if (asyncDisk.nodes !== undefined && !asyncDisk.nodes.includes(node.id)) continue;
+        const latency = asyncDisk.latencyOf?.[node.id] ?? asyncDisk.latency;
+        node.asyncDisk = new AsyncDisk(rng, () => this.now, latency === undefined ? asyncDisk : { ...asyncDisk, latency }, stats);
+        node.wrongEarlyTypes = new Set(options.mutations?.earlyTypes ?? []);
+      }
+    }
     const idle = options.idleWorkload ?? options.quiesce === true;
     const clientOptions: ClientOptions = { ...DEFAULT_CLIENTS, ...(idle ? { idle: IDLE_WINDOWS } : {}), ...options.clients };
     this.clients = new ClientWorkload(this.rng.fork(), clientOptions, options.mutations ?? {});
@@ -264,7 +288,16 @@ class Simulation implements NodeObserver, ClientCluster {
     if (ss.role === 'leader') this.stats.elections++;
   }
 
+  onTaken(node: SimNode, hs: HardState | null, termStable: boolean): void {
+    this.invariants.onTaken(node, hs);
+    // A new leader's early appends need its leadership recorded first (its term is durable).
+    if (termStable && node.role === 'leader' && !node.termChangePending()) this.invariants.checkLeader(node);
+  }
+
   onPersisted(node: SimNode, hs: HardState | null, entries: readonly Entry[], snap: Snapshot | null): void {
+    if (node.asyncDisk !== null && entries.length > 0) {
+      this.trace.text(this.now, `n${node.id} durable ${entries[0]!.index}..${entries[entries.length - 1]!.index}${hs !== null ? ` hs ${hs.term}/${hs.vote}/${hs.commit}` : ''}`);
+    }
     if (snap !== null) {
       this.stats.snapshotsInstalled++;
       this.trace.text(this.now, `n${node.id} installs snapshot ${snap.metadata.index}/${snap.metadata.term}`);
@@ -424,6 +457,11 @@ class Simulation implements NodeObserver, ClientCluster {
         const l = this.resolve('leader');
         for (const x of this.nodeIds) if (x !== l) net.setBlocked(l, x, true);
         return `${l} muted`;
+      }
+      case 'group': {
+        const side = [...new Set(shape.members.map((t) => this.resolve(t)))];
+        this.cut(side, this.nodeIds.filter((x) => !side.includes(x)));
+        return `${side.join(',')} | rest`;
       }
     }
   }
@@ -674,7 +712,9 @@ class Simulation implements NodeObserver, ClientCluster {
         this.drive(node);
       }
     }
-    for (const n of this.nodes) if (n.role === 'leader' && n.raft !== null) this.invariants.checkLeader(n);
+    for (const n of this.nodes) {
+      if (n.role === 'leader' && n.raft !== null && !n.termChangePending()) this.invariants.checkLeader(n);
+    }
     this.clients.step(now, this);
     this.livenessStep();
     if (this.clients.idleAt(now) && this.clients.idleAt(now - IDLE_SETTLE)) {

@@ -8,12 +8,13 @@ export function explain(r: SimResult, nodes: number, steps: number): string {
   return r.violation === null ? 'ok' : formatViolation(r, nodes, steps);
 }
 
-/** Wraps the real core and rewrites (or, returning null, drops) every outgoing message. */
-export function rewritingCore(rewrite: (m: Message) => Message | null): RaftCoreFactory {
+/** Wraps the real core and rewrites every Ready it hands out (`perNode` makes each core's rewriter, so it may keep state). */
+export function wrappingCore(perNode: () => (rd: Ready) => Ready): RaftCoreFactory {
   return {
     newDisk: (conf) => new MemoryDisk(new MemoryStorage(conf)),
     newNode(config: RaftConfig, disk: SimDisk): RaftNodeApi {
       const inner = new RawNode(config, disk);
+      const mapReady = perNode();
       return {
         id: inner.id,
         tick: () => inner.tick(),
@@ -28,20 +29,24 @@ export function rewritingCore(rewrite: (m: Message) => Message | null): RaftCore
         markPeerDown: (id, down) => inner.markPeerDown(id, down),
         isQuiesced: () => inner.isQuiesced(),
         hasReady: () => inner.hasReady(),
-        ready(): Ready {
-          const rd = inner.ready();
-          const messages: Message[] = [];
-          for (const m of rd.messages) {
-            const out = rewrite(m);
-            if (out !== null) messages.push(out);
-          }
-          return { ...rd, messages };
-        },
+        ready: () => mapReady(inner.ready()),
         advance: () => inner.advance(),
         status: () => inner.status(),
       };
     },
   };
+}
+
+/** Wraps the real core and rewrites (or, returning null, drops) every outgoing message. */
+export function rewritingCore(rewrite: (m: Message) => Message | null): RaftCoreFactory {
+  return wrappingCore(() => (rd) => {
+    const messages: Message[] = [];
+    for (const m of rd.messages) {
+      const out = rewrite(m);
+      if (out !== null) messages.push(out);
+    }
+    return { ...rd, messages };
+  });
 }
 
 /** A broken core: leaders answer ReadIndex with an index a few entries too low. */

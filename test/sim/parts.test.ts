@@ -5,6 +5,8 @@ import {
   CALM_TICKS,
   encodeCommand,
   KvStateMachine,
+  DEFAULT_DISK_LATENCY,
+  DEFAULT_MAX_OUTSTANDING,
   parseSimArgs,
   randomSchedule,
   SimNetwork,
@@ -88,7 +90,13 @@ describe('parseSimArgs', () => {
   it('reads the documented flags and rejects others', () => {
     expect(parseSimArgs(['--seeds', '500', '--nodes', '5', '--steps', '20000', '--first-seed', '7', '--verbose'])).toEqual({
       seeds: 500, nodes: 5, steps: 20000, firstSeed: 7, verbose: true, membership: false, compaction: false, quiesce: false, idle: false,
+      asyncDisk: false, diskLatency: DEFAULT_DISK_LATENCY, maxOutstanding: DEFAULT_MAX_OUTSTANDING,
     });
+    expect(parseSimArgs(['--async-disk', '--disk-latency', '2-9', '--max-outstanding', '8'])).toMatchObject({
+      asyncDisk: true, diskLatency: { min: 2, max: 9 }, maxOutstanding: 8,
+    });
+    expect(typeof parseSimArgs(['--disk-latency', '9-2'])).toBe('string');
+    expect(typeof parseSimArgs(['--max-outstanding', '0'])).toBe('string');
     expect(parseSimArgs(['--seeds', '3', '--membership', '--compaction'])).toMatchObject({ seeds: 3, membership: true, compaction: true });
     expect(parseSimArgs(['--quiesce'])).toMatchObject({ quiesce: true, idle: false });
     expect(parseSimArgs(['--idle'])).toMatchObject({ quiesce: false, idle: true });
