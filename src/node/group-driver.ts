@@ -55,8 +55,6 @@ export abstract class GroupDriver {
   /** Term and vote last handed to storage: messages of a Ready that changes neither may leave early. */
   protected persistedTerm = -1;
   protected persistedVote = -1;
-  /** Messages of the Ready in progress that wait for the flush. */
-  private held: Message[] = [];
   /** Latest hard state that changed only the commit index and is not yet handed to storage. */
   private deferredHardState: HardState | null = null;
   private readonly sendFn: (to: NodeId, groupId: number, m: Message) => void;
@@ -117,29 +115,27 @@ export abstract class GroupDriver {
    * Before the flush: messages that depend on nothing being persisted leave at
    * once (heartbeats, ReadIndex traffic and the leader's appends, of an
    * unchanged term and vote: see EARLY_TYPES); everything else (append
-   * answers, votes, snapshots) is held until the flush resolves. Returns
-   * whether anything was held.
+   * answers, votes, snapshots) is returned, to be sent (`sendHeld`) once every
+   * write handed to storage so far is durable — not only this Ready's: an
+   * answer may acknowledge entries of an earlier Ready still being written.
    */
-  sendEarly(rd: Ready): boolean {
+  sendEarly(rd: Ready): Message[] | null {
     const hs = rd.hardState;
     const termStable = hs === null || (hs.term === this.persistedTerm && hs.vote === this.persistedVote);
     if (hs !== null) {
       this.persistedTerm = hs.term;
       this.persistedVote = hs.vote;
     }
-    const held = this.held;
+    let held: Message[] | null = null;
     for (const m of rd.messages) {
       if (termStable && EARLY_TYPES.has(m.type)) this.sendFn(m.to, this.groupId, m);
-      else held.push(m);
+      else (held ??= []).push(m);
     }
-    return held.length > 0;
+    return held;
   }
 
-  /** After the flush: send what was held. */
-  sendHeld(): void {
-    const held = this.held;
-    if (held.length === 0) return;
-    this.held = [];
+  /** After the flush: send what `sendEarly` held. */
+  sendHeld(held: readonly Message[]): void {
     for (const m of held) this.sendFn(m.to, this.groupId, m);
   }
 

@@ -4,12 +4,16 @@
  * the LevelDB store and the peer transport, drives every group's tick() from
  * one timer, and runs the Ready loop once per event-loop turn:
  *
- *   for each group: ready() → hand hard state / entries / snapshot to storage
- *   ONE store.flush() (only if some Ready must sync)
- *   then for each group: send messages → apply → serve reads → advance()
+ *   for each group: ready() → hand hard state / entries / snapshot to storage,
+ *     send the messages that need nothing durable, apply, serve reads
+ *   ONE store.flush() (only if some Ready must sync, or a flush is pending)
+ *   then, once durable: the held messages leave, advance()
  *
- * While a flush is in flight, client requests and peer messages keep flowing
- * into the cores; they form the next turn's batch (group commit + pipelining).
+ * Turns go on while a flush is in flight (the core allows several Readies
+ * outstanding, src/raft decision 27): their writes form the next batch (group
+ * commit), their appends leave at once, their committed entries are applied
+ * and answered; only what claims durability waits for the batch. So the CPU
+ * work of a turn overlaps the disk's fsync instead of following it.
  *
  * The shard map: the node routes by the newest map version it has seen — from
  * its own meta replica, or pushed by the meta leader when a liveness beat shows
@@ -34,7 +38,7 @@ import { effectiveReplication, memberUrl, nodeName, selfMember } from './config.
 import type { Member, NodeConfig } from './config.js';
 import { NodeError } from './errors.js';
 import type { Logger } from './logger.js';
-import { MetricsText } from './metrics.js';
+import { Histogram, MetricsText } from './metrics.js';
 import { BOOTSTRAP_MAP_VERSION, ShardLayout } from './layout.js';
 import { checkLayoutFile } from './layout-file.js';
 import { Replica } from './replica.js';
@@ -110,6 +114,18 @@ export interface NodeStartOptions {
   readonly seed?: number;
 }
 
+/** The Readies of one turn: drivers in order, with the messages each held for the flush. */
+interface TurnWork {
+  readonly drivers: GroupDriver[];
+  readonly held: (Message[] | null)[];
+}
+
+/**
+ * Readies a group may have outstanding (being written): one in flight, the
+ * next accumulating, and a few turns' more; beyond it the group waits for a flush.
+ */
+const MAX_OUTSTANDING_READIES = 8;
+
 export class CacheNode {
   readonly id: NodeId;
   readonly config: NodeConfig;
@@ -140,7 +156,8 @@ export class CacheNode {
   private mapSaveQueued = false;
   private tickTimer: NodeJS.Timeout | null = null;
   private turnScheduled = false;
-  private flushing = false;
+  /** Turns whose Readies wait for a flush (they complete in order). */
+  private waitingTurns = 0;
   private closed = false;
   private failed: Error | null = null;
   private pending = 0;
@@ -151,6 +168,8 @@ export class CacheNode {
   private readonly peerLiveness = new Map<NodeId, PeerLiveness>();
   private leaderTransfers = 0;
   private flushes = 0;
+  /** Time from starting a synced flush to its completion (the disk's share of a write's latency). */
+  private readonly flushLatency = new Histogram();
   private replicasAdded = 0;
   private replicasDropped = 0;
   private autoSplits = 0;
@@ -330,7 +349,7 @@ export class CacheNode {
 
   /** Drops the replicas marked by reconcile (never while a flush is in flight: its Readies name them). */
   private dropPending(): void {
-    if (this.toDrop.size === 0 || this.flushing) return;
+    if (this.toDrop.size === 0 || this.waitingTurns > 0) return;
     for (const g of this.toDrop) {
       const d = this.drivers.get(g);
       if (d === undefined) continue;
@@ -702,24 +721,37 @@ export class CacheNode {
 
   /** Reads keys at the given consistency. Linearizable reads of one turn share one ReadIndex round. */
   read(group: number, keys: readonly string[], consistency: ReadConsistency): Promise<(Uint8Array | null)[]> {
-    return new Promise<(Uint8Array | null)[]>((resolve, reject) => {
-      try {
-        const r = this.replica(group);
-        if (consistency === 'stale' || this.config.unsafeStaleReads) {
-          if (this.closed) throw new NodeError('CLOSED', 'node is shutting down', true);
-          if (!r.ownsAll(keys)) throw new NodeError('WRONG_SHARD', `shard ${group} no longer holds these keys (split)`, true);
-          resolve(r.readLocal(keys));
-          return;
-        }
+    return new Promise<(Uint8Array | null)[]>((resolve, reject) => this.readWith(group, keys, consistency, resolve, reject));
+  }
+
+  /** `read` with callbacks (no promise per read on the API's hot path); exactly one of them is called, maybe before it returns. */
+  readWith(
+    group: number,
+    keys: readonly string[],
+    consistency: ReadConsistency,
+    onValues: (values: (Uint8Array | null)[]) => void,
+    onError: (e: unknown) => void,
+  ): void {
+    let local: (Uint8Array | null)[];
+    try {
+      const r = this.replica(group);
+      if (consistency === 'stale' || this.config.unsafeStaleReads) {
+        if (this.closed) throw new NodeError('CLOSED', 'node is shutting down', true);
+        if (!r.ownsAll(keys)) throw new NodeError('WRONG_SHARD', `shard ${group} no longer holds these keys (split)`, true);
+        local = r.readLocal(keys);
+      } else {
         this.admit(1);
         // `lease` is served as linearizable for now (docs/operations.md).
-        r.enqueueRead(keys, this.config.limits.requestTimeoutMs, resolve, reject);
+        r.enqueueRead(keys, this.config.limits.requestTimeoutMs, onValues, onError);
         this.pending++;
         this.scheduleTurn();
-      } catch (e) {
-        reject(e);
+        return;
       }
-    });
+    } catch (e) {
+      onError(e);
+      return;
+    }
+    onValues(local); // outside the try: a throwing callback must not be answered twice
   }
 
   status(group: number = this.hostedGroups[0] ?? DATA_GROUP): GroupStatus {
@@ -1038,52 +1070,55 @@ export class CacheNode {
     this.turnScheduled = false;
     if (this.closed || this.failed) return;
     for (const r of this.replicas.values()) r.issueReads();
-    if (this.flushing) return; // the flush's completion runs the next turn
     if (this.toDrop.size > 0) this.dropPending();
-    let work: GroupDriver[] | null = null;
+    let work: TurnWork | null = null;
     let mustSync = false;
     for (const r of this.drivers.values()) {
-      if (!r.raw.hasReady()) continue;
-      const rd = r.raw.ready();
+      const raw = r.raw;
+      if (raw.outstandingReadies >= MAX_OUTSTANDING_READIES || !raw.hasReady()) continue;
+      const rd = raw.ready();
       r.persist(rd);
-      if (rd.mustSync) {
-        mustSync = true;
-        r.sendEarly(rd);
-      } else {
-        r.sendEarly(rd);
-        r.sendHeld();
-      }
+      if (rd.mustSync) mustSync = true;
+      const held = r.sendEarly(rd);
       r.applyReady(rd);
       if (rd.confState !== undefined || rd.softState !== null) this.reportDirty.add(r.groupId);
-      (work ??= []).push(r);
+      work ??= { drivers: [], held: [] };
+      work.drivers.push(r);
+      work.held.push(held);
     }
     if (work === null) return;
     this.turns++;
     if (this.reportDirty.size > 0) this.sendReports();
-    if (!mustSync) {
+    if (!mustSync && this.waitingTurns === 0) {
       this.finishTurn(work);
       return;
     }
-    this.flushing = true;
+    // Everything handed to storage so far (this turn's writes and earlier turns'), in order.
+    this.waitingTurns++;
     this.flushes++;
     const batch = work;
+    const started = performance.now();
     this.store.flush().then(
       () => {
-        this.flushing = false;
+        this.waitingTurns--;
+        this.flushLatency.observe((performance.now() - started) / 1000);
         if (this.closed) return;
         this.finishTurn(batch);
       },
       (err: unknown) => {
-        this.flushing = false;
+        this.waitingTurns--;
         this.fail(err instanceof Error ? err : new Error(String(err)));
       },
     );
   }
 
-  /** After the flush (if any): the held messages leave, then advance(). */
-  private finishTurn(work: readonly GroupDriver[]): void {
-    for (const r of work) {
-      r.sendHeld();
+  /** Once durable (or at once if nothing had to be): the held messages leave, then advance(). */
+  private finishTurn(work: TurnWork): void {
+    const { drivers, held } = work;
+    for (let i = 0; i < drivers.length; i++) {
+      const r = drivers[i] as GroupDriver;
+      const h = held[i];
+      if (h) r.sendHeld(h);
       r.raw.advance();
     }
     this.scheduleTurn();
@@ -1109,7 +1144,8 @@ export class CacheNode {
     out.sample('raftcache_node_overloaded_total', 'counter', 'Requests refused with OVERLOADED by the pending-queue limit.', this.overloaded);
     out.sample('raftcache_node_ready_turns_total', 'counter', 'Ready-loop turns that handled at least one Ready.', this.turns);
     out.sample('raftcache_node_leader_transfers_total', 'counter', 'Leadership transfers started to balance leaders.', this.leaderTransfers);
-    out.sample('raftcache_node_flushes_total', 'counter', 'Synced storage flushes awaited by the Ready loop.', this.flushes);
+    out.sample('raftcache_node_flushes_total', 'counter', 'Turns whose Readies waited for a synced storage flush.', this.flushes);
+    out.histogram('raftcache_storage_flush_seconds', 'Time from starting a synced storage flush to its completion.', this.flushLatency);
     out.sample('raftcache_map_version', 'gauge', 'Version of the shard map this node routes by.', this.currentLayout.version);
     out.sample('raftcache_replicas_added_total', 'counter', 'Replicas created on this node (at start and when shards moved here).', this.replicasAdded);
     out.sample('raftcache_replicas_dropped_total', 'counter', 'Replicas dropped because their shard moved away.', this.replicasDropped);
@@ -1124,13 +1160,16 @@ export class CacheNode {
     let received = 0;
     let dropped = 0;
     let connected = 0;
+    let framesSent = 0;
     for (const p of Object.values(tm.peers)) {
+      framesSent += p.framesSent;
       sent += p.messagesSent;
       received += p.messagesReceived;
       dropped += p.messagesDropped;
       if (p.connected) connected++;
     }
     out.sample('raftcache_peer_messages_sent_total', 'counter', 'Raft messages sent to peers.', sent);
+    out.sample('raftcache_peer_frames_sent_total', 'counter', 'Frames sent to peers (each carries every message for that peer in one turn).', framesSent);
     out.sample('raftcache_peer_messages_received_total', 'counter', 'Raft messages received from peers.', received);
     out.sample('raftcache_peer_messages_dropped_total', 'counter', 'Raft messages dropped by the transport.', dropped);
     out.sample('raftcache_peers_connected', 'gauge', 'Peers with an open connection.', connected);

@@ -157,8 +157,9 @@ export class GroupCommit {
     this.write(ops).then(
       () => {
         this.inFlight = null;
+        // What accumulated during this write starts at once: its writers are done with it.
+        if (this.pending.length > 0) this.start();
         done.resolve();
-        if (this.pending.length > 0) this.schedule();
       },
       (err: unknown) => {
         this.inFlight = null;

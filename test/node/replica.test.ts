@@ -25,9 +25,9 @@ describe('Replica', () => {
     while (replica.raw.hasReady()) {
       const rd = replica.raw.ready();
       replica.persist(rd);
-      replica.sendEarly(rd);
+      const held = replica.sendEarly(rd);
       replica.applyReady(rd);
-      replica.sendHeld();
+      if (held) replica.sendHeld(held);
       replica.raw.advance();
     }
   }
@@ -151,7 +151,7 @@ describe('Replica', () => {
     sent = [];
     const rd = replica.raw.ready();
     replica.persist(rd);
-    replica.sendEarly(rd);
+    const held = replica.sendEarly(rd);
     // The appends of entry 2 are out before any flush; nothing is held.
     const apps = sent.filter((m) => m.type === 'app');
     expect(apps.map((m) => m.to).sort()).toEqual([2, 3]);
@@ -161,7 +161,7 @@ describe('Replica', () => {
     replica.raw.step({ type: 'app-resp', from: 2, to: 1, term: 1, index: 2, reject: false, rejectHint: 0, logTerm: 0 });
     replica.raw.step({ type: 'app-resp', from: 3, to: 1, term: 1, index: 2, reject: false, rejectHint: 0, logTerm: 0 });
     expect(replica.raw.status().commit).toBe(2);
-    replica.sendHeld();
+    if (held) replica.sendHeld(held);
     replica.raw.advance();
     drain();
     await expect(outcome).resolves.toMatchObject({ result: { ok: true, kind: 'incr', value: 1 } });
@@ -172,11 +172,11 @@ describe('Replica', () => {
     replica.propose({ type: 'incr', key: 'n', by: 1 }, 10_000, () => {}, () => {});
     const rd = replica.raw.ready();
     replica.persist(rd);
-    replica.sendEarly(rd);
+    const held = replica.sendEarly(rd);
     replica.applyReady(rd);
     replica.raw.step({ type: 'app-resp', from: 2, to: 1, term: 1, index: 2, reject: false, rejectHint: 0, logTerm: 0 });
     expect(replica.raw.status().commit).toBe(1); // leader's own entry 2 not yet persisted (no advance)
-    replica.sendHeld();
+    if (held) replica.sendHeld(held);
     replica.raw.advance(); // now durable: leader + follower 2 are a majority
     expect(replica.raw.status().commit).toBe(2);
   });
@@ -187,10 +187,10 @@ describe('Replica', () => {
     replica.raw.step({ type: 'app', from: 2, to: 1, term: 1, index: 0, logTerm: 0, entries: [{ term: 1, index: 1, type: 'normal', data }], commit: 0 });
     const rd = replica.raw.ready();
     replica.persist(rd);
-    replica.sendEarly(rd);
+    const held = replica.sendEarly(rd);
     expect(sent.filter((m) => m.type === 'app-resp')).toEqual([]);
     replica.applyReady(rd);
-    replica.sendHeld();
+    if (held) replica.sendHeld(held);
     expect(sent.filter((m) => m.type === 'app-resp').length).toBe(1);
     replica.raw.advance();
   });
