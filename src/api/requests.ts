@@ -87,50 +87,104 @@ export function mapFields(node: CacheNode): Record<string, unknown> {
   return { ...node.layout.toWire(node.leaderHints()) };
 }
 
-/** Runs one validated request (not hello, not watch: those need the socket, server.ts). Resolves with the response; never rejects. */
-export function execute(node: CacheNode, req: Exclude<Request, { op: 'hello' | 'watch' }>, limits: Limits): Response | Promise<Response> {
+/** A request the node executes (hello and watch need the socket: server.ts). */
+export type NodeRequest = Exclude<Request, { op: 'hello' | 'watch' }>;
+
+/**
+ * Where the one response to a request goes. `reply` is called exactly once,
+ * possibly before `dispatch` returns, possibly from the node's apply loop: it
+ * must not throw. (An object, not a callback, so that the server passes its
+ * per-socket state and allocates nothing per request for it.)
+ */
+export interface ReplyTo {
+  reply(r: Response): void;
+}
+
+/**
+ * Runs one validated request and hands its response to `to` (the server's hot
+ * path: no promise per request where the node takes callbacks). A throw out of
+ * here means `to` was not called (a bug: the caller answers INTERNAL).
+ */
+export function dispatch(node: CacheNode, req: NodeRequest, limits: Limits, to: ReplyTo): void {
   const id = req.id;
   switch (req.op) {
     case 'get':
-      return getOne(node, req, limits);
+      getOne(node, req, limits, to);
+      return;
     case 'mget':
-      return getMany(node, req, limits);
+      getMany(node, req, limits, to);
+      return;
     case 'put':
-      return put(node, req, limits);
+      put(node, req, limits, to);
+      return;
     case 'delete': {
       const kp = keyProblem(req.key, 'key', limits.maxKeyBytes);
-      if (kp) return errorResponse(id, problemError(kp));
-      return writeOne(node, id, node.groupOf(req.key), { type: 'delete', key: req.key, session: sessionRef(req.session) }, limits, (r) =>
-        r.result.ok && r.result.kind === 'deleted' ? { id, ok: true, deleted: r.result.existed } : null,
-      );
+      if (kp) to.reply(errorResponse(id, problemError(kp)));
+      else writeOne(node, id, node.groupOf(req.key), { type: 'delete', key: req.key, session: sessionRef(req.session) }, limits, deleted, 'utf8', to);
+      return;
     }
     case 'cas':
-      return cas(node, req, limits);
+      cas(node, req, limits, to);
+      return;
     case 'incr': {
       const kp = keyProblem(req.key, 'key', limits.maxKeyBytes);
-      if (kp) return errorResponse(id, problemError(kp));
-      return writeOne(node, id, node.groupOf(req.key), { type: 'incr', key: req.key, by: req.by ?? 1, session: sessionRef(req.session) }, limits, (r) =>
-        r.result.ok && r.result.kind === 'incr' ? { id, ok: true, value: r.result.value } : null,
-      );
+      if (kp) to.reply(errorResponse(id, problemError(kp)));
+      else writeOne(node, id, node.groupOf(req.key), { type: 'incr', key: req.key, by: req.by ?? 1, session: sessionRef(req.session) }, limits, incremented, 'utf8', to);
+      return;
     }
     case 'mput':
-      return mput(node, req, limits);
+      mput(node, req, limits, to);
+      return;
     case 'register':
-      return writeOne(node, id, req.group ?? node.status().group, { type: 'register' }, limits, (r) =>
-        r.result.ok && r.result.kind === 'registered' ? { id, ok: true, client: String(r.result.clientId) } : null,
-      );
+      writeOne(node, id, req.group ?? node.status().group, { type: 'register' }, limits, registered, 'utf8', to);
+      return;
     case 'status':
-      return { id, ok: true, ...statusFields(node) };
+      to.reply({ id, ok: true, ...statusFields(node) });
+      return;
     case 'map':
-      return { id, ok: true, ...mapFields(node) };
+      to.reply({ id, ok: true, ...mapFields(node) });
+      return;
     case 'nodeAdd':
     case 'join':
-      return admin(node, id, { op: req.op, node: { id: req.node.id, host: req.node.host, clientPort: req.node.clientPort, peerPort: req.node.peerPort } });
+      replyLater(admin(node, id, { op: req.op, node: { id: req.node.id, host: req.node.host, clientPort: req.node.clientPort, peerPort: req.node.peerPort } }), to);
+      return;
     case 'nodeRemove':
-      return admin(node, id, { op: 'nodeRemove', node: req.node });
+      replyLater(admin(node, id, { op: 'nodeRemove', node: req.node }), to);
+      return;
     case 'shardSplit':
-      return admin(node, id, req.at === undefined ? { op: 'shardSplit', shard: req.shard } : { op: 'shardSplit', shard: req.shard, at: req.at });
+      replyLater(admin(node, id, req.at === undefined ? { op: 'shardSplit', shard: req.shard } : { op: 'shardSplit', shard: req.shard, at: req.at }), to);
+      return;
   }
+}
+
+/** Collects the reply of `dispatch` for `execute`: the response, or a promise of it. */
+class ReplyBox implements ReplyTo {
+  private response: Response | null = null;
+  private resolve: ((r: Response) => void) | null = null;
+
+  reply(r: Response): void {
+    if (this.resolve !== null) this.resolve(r);
+    else this.response = r;
+  }
+
+  result(): Response | Promise<Response> {
+    if (this.response !== null) return this.response;
+    return new Promise<Response>((resolve) => {
+      this.resolve = resolve;
+    });
+  }
+}
+
+/** `dispatch` returning the response (when known at once) or a promise of it that never rejects. */
+export function execute(node: CacheNode, req: NodeRequest, limits: Limits): Response | Promise<Response> {
+  const box = new ReplyBox();
+  dispatch(node, req, limits, box);
+  return box.result();
+}
+
+/** A promise that never rejects (admin), answered through `to`. */
+function replyLater(p: Promise<Response>, to: ReplyTo): void {
+  void p.then((r) => to.reply(r));
 }
 
 /**
@@ -151,75 +205,74 @@ export function admin(node: CacheNode, id: number, req: AdminRequest): Promise<R
   );
 }
 
-function writeOne(
-  node: CacheNode,
-  id: number,
-  group: number,
-  op: WriteOp,
-  limits: Limits,
-  success: (o: WriteOutcome) => Response | null,
-): Promise<Response> {
-  // One promise per write (node.submit takes callbacks), not a promise and a `then` on it.
-  return new Promise<Response>((resolve) =>
-    node.submit(
-      group,
-      op,
-      (o) => {
-        // Called from the node's apply loop: nothing may throw out of here.
-        try {
-          if (!o.result.ok) resolve(errorResponse(id, fromResult(o.result, limits.cacheMaxBytes, node.mapVersion)));
-          else resolve(success(o) ?? errorResponse(id, wireError('INTERNAL', `unexpected result ${o.result.kind}`, false)));
-        } catch (e) {
-          resolve(errorResponse(id, wireError('INTERNAL', e instanceof Error ? e.message : String(e), false)));
-        }
-      },
-      (e: unknown) => resolve(errorResponse(id, fromThrown(node, e))),
-    ),
+/** Builds a write's success response from its outcome, or null for an unexpected result. A plain function: no closure per write. */
+type WriteDone = (o: WriteOutcome, id: number, enc: Encoding) => Response | null;
+
+const stored: WriteDone = (_o, id) => ({ id, ok: true });
+const deleted: WriteDone = (o, id) => (o.result.ok && o.result.kind === 'deleted' ? { id, ok: true, deleted: o.result.existed } : null);
+const incremented: WriteDone = (o, id) => (o.result.ok && o.result.kind === 'incr' ? { id, ok: true, value: o.result.value } : null);
+const registered: WriteDone = (o, id) => (o.result.ok && o.result.kind === 'registered' ? { id, ok: true, client: String(o.result.clientId) } : null);
+const swapped: WriteDone = (o, id, enc) =>
+  o.result.ok && o.result.kind === 'cas' ? { id, ok: true, swapped: o.result.swapped, current: wireValue(o.current, enc) } : null;
+
+/** The response to an applied write. Called from the node's apply loop: never throws. */
+function writeResponse(node: CacheNode, id: number, o: WriteOutcome, limits: Limits, done: WriteDone, enc: Encoding): Response {
+  try {
+    if (!o.result.ok) return errorResponse(id, fromResult(o.result, limits.cacheMaxBytes, node.mapVersion));
+    return done(o, id, enc) ?? errorResponse(id, wireError('INTERNAL', `unexpected result ${o.result.kind}`, false));
+  } catch (e) {
+    return errorResponse(id, wireError('INTERNAL', e instanceof Error ? e.message : String(e), false));
+  }
+}
+
+/** One write through node.submit (callbacks: no promise, no microtask per write). */
+function writeOne(node: CacheNode, id: number, group: number, op: WriteOp, limits: Limits, done: WriteDone, enc: Encoding, to: ReplyTo): void {
+  node.submit(
+    group,
+    op,
+    (o) => to.reply(writeResponse(node, id, o, limits, done, enc)),
+    (e: unknown) => to.reply(errorResponse(id, fromThrown(node, e))),
   );
 }
 
-function put(node: CacheNode, req: RequestOf<'put'>, limits: Limits): Response | Promise<Response> {
+function put(node: CacheNode, req: RequestOf<'put'>, limits: Limits, to: ReplyTo): void {
   const kp = keyProblem(req.key, 'key', limits.maxKeyBytes);
-  if (kp) return errorResponse(req.id, problemError(kp));
+  if (kp) return to.reply(errorResponse(req.id, problemError(kp)));
   const value = valueBytes(req.value, 'value', req.encoding ?? 'utf8', limits.maxValueBytes);
-  if (isProblem(value)) return errorResponse(req.id, problemError(value));
-  const id = req.id;
-  return writeOne(node, id, node.groupOf(req.key), { type: 'put', key: req.key, value, ttlMs: req.ttlMs, session: sessionRef(req.session) }, limits, () => ({
-    id,
-    ok: true,
-  }));
+  if (isProblem(value)) return to.reply(errorResponse(req.id, problemError(value)));
+  const op: WriteOp = { type: 'put', key: req.key, value, ttlMs: req.ttlMs, session: sessionRef(req.session) };
+  writeOne(node, req.id, node.groupOf(req.key), op, limits, stored, 'utf8', to);
 }
 
-function cas(node: CacheNode, req: RequestOf<'cas'>, limits: Limits): Response | Promise<Response> {
+function cas(node: CacheNode, req: RequestOf<'cas'>, limits: Limits, to: ReplyTo): void {
   const id = req.id;
   const enc: Encoding = req.encoding ?? 'utf8';
   const kp = keyProblem(req.key, 'key', limits.maxKeyBytes);
-  if (kp) return errorResponse(id, problemError(kp));
+  if (kp) return to.reply(errorResponse(id, problemError(kp)));
   let expected: Uint8Array | null = null;
   if (req.expected !== null) {
     const v = valueBytes(req.expected, 'expected', enc, limits.maxValueBytes);
-    if (isProblem(v)) return errorResponse(id, problemError(v));
+    if (isProblem(v)) return to.reply(errorResponse(id, problemError(v)));
     expected = v;
   }
   let next: Uint8Array | null = null;
   if (req.value !== null) {
     const v = valueBytes(req.value, 'value', enc, limits.maxValueBytes);
-    if (isProblem(v)) return errorResponse(id, problemError(v));
+    if (isProblem(v)) return to.reply(errorResponse(id, problemError(v)));
     next = v;
   }
-  return writeOne(node, id, node.groupOf(req.key), { type: 'cas', key: req.key, expected, next, ttlMs: req.ttlMs, session: sessionRef(req.session) }, limits, (o) =>
-    o.result.ok && o.result.kind === 'cas' ? { id, ok: true, swapped: o.result.swapped, current: wireValue(o.current, enc) } : null,
-  );
+  const op: WriteOp = { type: 'cas', key: req.key, expected, next, ttlMs: req.ttlMs, session: sessionRef(req.session) };
+  writeOne(node, id, node.groupOf(req.key), op, limits, swapped, enc, to);
 }
 
-function mput(node: CacheNode, req: RequestOf<'mput'>, limits: Limits): Response | Promise<Response> {
+function mput(node: CacheNode, req: RequestOf<'mput'>, limits: Limits, to: ReplyTo): void {
   const id = req.id;
   const enc: Encoding = req.encoding ?? 'utf8';
   if (req.entries.length > limits.maxBatchKeys) {
-    return errorResponse(id, tooLarge(`entries: ${req.entries.length} entries exceed the limit of ${limits.maxBatchKeys}`, limits.maxBatchKeys));
+    return to.reply(errorResponse(id, tooLarge(`entries: ${req.entries.length} entries exceed the limit of ${limits.maxBatchKeys}`, limits.maxBatchKeys)));
   }
   if (req.session !== undefined && req.entries.length > 1) {
-    return errorResponse(id, badRequest('session: a session write covers one entry; send mput without session, or one put per entry'));
+    return to.reply(errorResponse(id, badRequest('session: a session write covers one entry; send mput without session, or one put per entry')));
   }
   const session = sessionRef(req.session);
   const ops: WriteOp[] = [];
@@ -227,18 +280,18 @@ function mput(node: CacheNode, req: RequestOf<'mput'>, limits: Limits): Response
     const e = req.entries[i];
     if (e === undefined) continue;
     const kp = keyProblem(e.key, `entries[${i}].key`, limits.maxKeyBytes);
-    if (kp) return errorResponse(id, problemError(kp));
+    if (kp) return to.reply(errorResponse(id, problemError(kp)));
     const value = valueBytes(e.value, `entries[${i}].value`, enc, limits.maxValueBytes);
-    if (isProblem(value)) return errorResponse(id, problemError(value));
+    if (isProblem(value)) return to.reply(errorResponse(id, problemError(value)));
     ops.push({ type: 'put', key: e.key, value, ttlMs: e.ttlMs, session });
   }
   let group: number;
   try {
     group = node.groupOfAll(ops.map((o) => (o.type === 'put' ? o.key : '')));
   } catch (e) {
-    return errorResponse(id, fromThrown(node, e));
+    return to.reply(errorResponse(id, fromThrown(node, e)));
   }
-  return node.writeMany(group, ops).then(
+  node.writeMany(group, ops).then(
     (outcomes) => {
       let applied = 0;
       let firstFailure: Extract<CommandResult, { ok: false }> | null = null;
@@ -246,56 +299,70 @@ function mput(node: CacheNode, req: RequestOf<'mput'>, limits: Limits): Response
         if (o.result.ok) applied++;
         else firstFailure ??= o.result;
       }
-      if (firstFailure === null) return { id, ok: true };
+      if (firstFailure === null) return to.reply({ id, ok: true });
       const err = fromResult(firstFailure, limits.cacheMaxBytes, node.mapVersion);
       // Some entries were applied: the mput as a whole is not "certainly not applied".
-      return errorResponse(id, applied > 0 ? { ...err, definite: false, applied } : err);
+      to.reply(errorResponse(id, applied > 0 ? { ...err, definite: false, applied } : err));
     },
     (e: unknown) => {
       const err = fromThrown(node, e);
       // writeMany proposes entries one by one: if a later one was refused, earlier ones may apply.
-      return errorResponse(id, ops.length > 1 ? { ...err, definite: false } : err);
+      to.reply(errorResponse(id, ops.length > 1 ? { ...err, definite: false } : err));
     },
   );
 }
 
+/** Reads keys of one group; `build` turns the values into the response. */
 function readKeys(
   node: CacheNode,
   id: number,
   keys: readonly string[],
   consistency: 'linearizable' | 'lease' | 'stale',
-  build: (values: (Uint8Array | null)[]) => Response,
-): Promise<Response> {
+  enc: Encoding,
+  build: (id: number, values: (Uint8Array | null)[], enc: Encoding) => Response,
+  to: ReplyTo,
+): void {
   let group: number;
   try {
     group = keys.length === 1 ? node.groupOf(keys[0] as string) : node.groupOfAll(keys);
   } catch (e) {
-    return Promise.resolve(errorResponse(id, fromThrown(node, e)));
+    return to.reply(errorResponse(id, fromThrown(node, e)));
   }
-  return node.read(group, keys, consistency).then(build, (e: unknown) => errorResponse(id, fromThrown(node, e)));
+  // node.read has no callback form: one promise from the node and this `then`.
+  node.readWith(
+    group,
+    keys,
+    consistency,
+    (values) => to.reply(readResponse(id, values, enc, build)),
+    (e: unknown) => to.reply(errorResponse(id, fromThrown(node, e))),
+  );
 }
 
-function getOne(node: CacheNode, req: RequestOf<'get'>, limits: Limits): Response | Promise<Response> {
-  const id = req.id;
+function readResponse(id: number, values: (Uint8Array | null)[], enc: Encoding, build: (id: number, values: (Uint8Array | null)[], enc: Encoding) => Response): Response {
+  try {
+    return build(id, values, enc);
+  } catch (e) {
+    return errorResponse(id, wireError('INTERNAL', e instanceof Error ? e.message : String(e), false));
+  }
+}
+
+const oneValue = (id: number, values: (Uint8Array | null)[], enc: Encoding): Response => ({ id, ok: true, value: wireValue(values[0], enc) });
+const manyValues = (id: number, values: (Uint8Array | null)[], enc: Encoding): Response => ({ id, ok: true, values: values.map((v) => wireValue(v, enc)) });
+
+function getOne(node: CacheNode, req: RequestOf<'get'>, limits: Limits, to: ReplyTo): void {
   const kp = keyProblem(req.key, 'key', limits.maxKeyBytes);
-  if (kp) return errorResponse(id, problemError(kp));
-  const enc: Encoding = req.encoding ?? 'utf8';
-  return readKeys(node, id, [req.key], req.consistency ?? 'linearizable', (values) => ({ id, ok: true, value: wireValue(values[0], enc) }));
+  if (kp) return to.reply(errorResponse(req.id, problemError(kp)));
+  readKeys(node, req.id, [req.key], req.consistency ?? 'linearizable', req.encoding ?? 'utf8', oneValue, to);
 }
 
-function getMany(node: CacheNode, req: RequestOf<'mget'>, limits: Limits): Response | Promise<Response> {
+function getMany(node: CacheNode, req: RequestOf<'mget'>, limits: Limits, to: ReplyTo): void {
   const id = req.id;
   if (req.keys.length > limits.maxBatchKeys) {
-    return errorResponse(id, tooLarge(`keys: ${req.keys.length} keys exceed the limit of ${limits.maxBatchKeys}`, limits.maxBatchKeys));
+    return to.reply(errorResponse(id, tooLarge(`keys: ${req.keys.length} keys exceed the limit of ${limits.maxBatchKeys}`, limits.maxBatchKeys)));
   }
   for (let i = 0; i < req.keys.length; i++) {
     const kp = keyProblem(req.keys[i] as string, `keys[${i}]`, limits.maxKeyBytes);
-    if (kp) return errorResponse(id, problemError(kp));
+    if (kp) return to.reply(errorResponse(id, problemError(kp)));
   }
-  const enc: Encoding = req.encoding ?? 'utf8';
-  return readKeys(node, id, req.keys, req.consistency ?? 'linearizable', (values) => ({
-    id,
-    ok: true,
-    values: values.map((v) => wireValue(v, enc)),
-  }));
+  readKeys(node, id, req.keys, req.consistency ?? 'linearizable', req.encoding ?? 'utf8', manyValues, to);
 }

@@ -17,8 +17,8 @@ import { MetricsText, nodeName } from '../node/index.js';
 import type { CacheNode, Logger } from '../node/index.js';
 import { badRequest, wireError } from './errors.js';
 import { isOp, parseRequest } from './schema.js';
-import { errorResponse, execute, MAP_VERSION, PROTOCOL_VERSION, statusFields } from './requests.js';
-import type { Limits, Response } from './requests.js';
+import { dispatch, errorResponse, MAP_VERSION, PROTOCOL_VERSION, statusFields } from './requests.js';
+import type { Limits, ReplyTo, Response } from './requests.js';
 
 export const CLIENT_PATH = '/v1';
 /** WebSocket close codes. */
@@ -40,15 +40,29 @@ export interface ApiServerOptions {
   readonly logger: Logger;
 }
 
-interface ClientState {
-  authed: boolean;
-  /** The TCP socket under the WebSocket: corked for the rest of a turn once a response is sent. */
-  readonly socket: Duplex;
-  corked: boolean;
+/**
+ * One client socket. It is also where `dispatch` sends the socket's responses
+ * (ReplyTo), so that a request needs no callback of its own.
+ */
+class ClientState implements ReplyTo {
+  /** Set while `socket` is corked (until setImmediate). */
+  corked = false;
   /** Set while the socket watches the map (`watch`): cancels the node subscription. */
-  unwatch: (() => void) | null;
+  unwatch: (() => void) | null = null;
   /** The highest map version this socket was told (watch answer or push). */
-  toldVersion: number;
+  toldVersion = 0;
+
+  constructor(
+    readonly ws: WebSocket,
+    /** The TCP socket under the WebSocket: corked for the rest of a turn once a response is sent. */
+    readonly socket: Duplex,
+    public authed: boolean,
+    private readonly deliver: (state: ClientState, r: Response) => void,
+  ) {}
+
+  reply(r: Response): void {
+    this.deliver(this, r);
+  }
 }
 
 /** The push frame of `watch`: no `id` (it answers no request), `event` says what it is. */
@@ -186,7 +200,7 @@ export class ApiServer {
 
   private onConnection(ws: WebSocket, req: IncomingMessage, socket: Duplex): void {
     this.connectionsTotal++;
-    const state: ClientState = { authed: this.tokenDigest === null || this.headerTokenOk(req), socket, corked: false, unwatch: null, toldVersion: 0 };
+    const state = new ClientState(ws, socket, this.tokenDigest === null || this.headerTokenOk(req), this.deliver);
     this.clients.set(ws, state);
     ws.on('message', (data: RawData, isBinary: boolean) => this.onFrame(ws, state, data, isBinary));
     ws.on('error', (err: Error) => {
@@ -220,6 +234,15 @@ export class ApiServer {
     if (!r.ok) this.errorsByCode.set(r.error.code, (this.errorsByCode.get(r.error.code) ?? 0) + 1);
     this.sendFrame(ws, state, r);
   }
+
+  /** A response from `dispatch` (ClientState.reply): may run in the node's apply loop, so it never throws. */
+  private readonly deliver = (state: ClientState, r: Response): void => {
+    try {
+      this.send(state.ws, state, r);
+    } catch (e) {
+      this.opts.logger.error({ err: e instanceof Error ? (e.stack ?? e.message) : String(e) }, 'sending a response failed');
+    }
+  };
 
   private sendFrame(ws: WebSocket, state: ClientState, r: Response | MapEvent): void {
     if (ws.readyState !== WebSocket.OPEN) return;
@@ -306,23 +329,13 @@ export class ApiServer {
       this.send(ws, state, this.watch(ws, state, node, id));
       return;
     }
-    let result: Response | Promise<Response>;
     try {
-      result = execute(node, req, this.opts.limits);
+      // The response reaches the socket through state.reply, now or when the node answers.
+      dispatch(node, req, this.opts.limits, state);
     } catch (e) {
+      // A throw out of dispatch means it did not reply (a bug): answer for it.
       this.opts.logger.error({ err: e instanceof Error ? (e.stack ?? e.message) : String(e), op }, 'request failed');
-      result = errorResponse(id, wireError('INTERNAL', e instanceof Error ? e.message : String(e), false));
-    }
-    if (result instanceof Promise) {
-      result.then(
-        (r) => this.send(ws, state, r),
-        (e: unknown) => {
-          this.opts.logger.error({ err: String(e), op }, 'request failed');
-          this.send(ws, state, errorResponse(id, wireError('INTERNAL', String(e), false)));
-        },
-      );
-    } else {
-      this.send(ws, state, result);
+      this.send(ws, state, errorResponse(id, wireError('INTERNAL', e instanceof Error ? e.message : String(e), false)));
     }
   }
 
