@@ -91,7 +91,11 @@ export class SessionTable {
       s.floor = ref.firstIncomplete;
       let drop = 0;
       while (drop < s.seqs.length && (s.seqs[drop] as number) < s.floor) drop++;
-      if (drop > 0) {
+      if (drop === 1) {
+        // The usual case (the client's window moved by one): shift allocates nothing, splice an array.
+        s.seqs.shift();
+        s.results.shift();
+      } else if (drop > 0) {
         s.seqs.splice(0, drop);
         s.results.splice(0, drop);
       }
@@ -109,8 +113,13 @@ export class SessionTable {
     const s = this.sessions.get(ref.client);
     if (s === undefined) return;
     const i = lowerBound(s.seqs, ref.seq);
-    s.seqs.splice(i, 0, ref.seq);
-    s.results.splice(i, 0, result);
+    if (i === s.seqs.length) {
+      s.seqs.push(ref.seq);
+      s.results.push(result);
+    } else {
+      s.seqs.splice(i, 0, ref.seq);
+      s.results.splice(i, 0, result);
+    }
     if (s.seqs.length > this.limits.maxResultsPerSession) {
       const dropped = s.seqs.shift() as number;
       s.results.shift();
