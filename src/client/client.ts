@@ -30,7 +30,7 @@
  */
 import { hashKey } from '../shard/index.js';
 import { NodeConnection } from './connection.js';
-import type { ConnectionOptions } from './connection.js';
+import type { ConnectionOptions, ReplyHandler } from './connection.js';
 import { ConnectionFailure, RaftcacheError } from './errors.js';
 import { NearCache } from './near-cache.js';
 import type { NearCacheOptions, NearCacheStats } from './near-cache.js';
@@ -166,6 +166,48 @@ class Rerouted extends Error {
   }
 }
 
+/** An operation's first attempt, already sent: the retry loop carries on from its reply. */
+interface FirstAttempt {
+  readonly shard: ShardRoute;
+  readonly url: string;
+  readonly reply: Promise<ResponseFrame>;
+}
+
+/** A write whose first attempt was sent by the fast path (see FastOp). */
+interface WriteResume {
+  readonly hash: number;
+  readonly group: number;
+  readonly session: ClientSession;
+  readonly field: SessionField;
+  readonly attempt: FirstAttempt;
+}
+
+/** What a FastOp needs of its client (made once per client). */
+interface OpHost {
+  /** What the retry loop does with an ok answer from `url`. */
+  answered(url: string, res: ResponseFrame): void;
+  /** A local write of the key is settled: drop its near-cache entry. */
+  wrote(key: string, hash: number): void;
+  /** The first attempt did not end ok: the general retry loop carries on from its reply. */
+  resume(op: FirstAttemptOp, reply: Promise<ResponseFrame>): Promise<ResponseFrame>;
+}
+
+/** A FastOp as the client sees it, whatever its result type. */
+interface FirstAttemptOp extends ReplyHandler {
+  readonly frame: RequestFrame;
+  readonly key: string;
+  readonly hash: number;
+  readonly route: Route;
+  readonly deadline: number;
+  readonly shard: ShardRoute;
+  readonly url: string;
+  readonly session: ClientSession | null;
+  readonly group: number;
+  readonly field: SessionField | null;
+  /** Hands the operation to the general retry loop from this attempt's `reply`. */
+  carryOn(reply: Promise<ResponseFrame>): void;
+}
+
 const RETRY_CODES = new Set(['NOT_LEADER', 'WRONG_SHARD', 'OVERLOADED', 'UNAVAILABLE', 'TIMEOUT']);
 
 export class RaftcacheClient {
@@ -197,6 +239,7 @@ export class RaftcacheClient {
   private readonly registering = new Map<number, Promise<ClientSession>>();
 
   private readonly nearCache: NearCache | null;
+  private readonly opHost: OpHost;
 
   private closed = false;
   /** A map fetch was tried (connect() or the first operation). */
@@ -243,6 +286,11 @@ export class RaftcacheClient {
       this.seeds,
       this.closedSignal,
     );
+    this.opHost = {
+      answered: (url, res) => this.answered(url, res),
+      wrote: (key, hash) => this.nearCache?.invalidate(key, hash),
+      resume: (op, reply) => this.resume(op, reply),
+    };
     this.watcher = new MapWatch({
       request: (url, frame, deadline) => this.conn(url).request(frame, deadline),
       sources: () => [...new Set([...this.memberUrls, ...this.seeds])],
@@ -345,16 +393,25 @@ export class RaftcacheClient {
     return this.table.version;
   }
 
-  async get(key: string, options?: ReadOptions): Promise<string | null> {
-    const frame: RequestFrame = { id: 0, op: 'get', key };
-    const consistency = options?.consistency ?? this.defaultConsistency;
-    if (consistency !== 'linearizable') frame['consistency'] = consistency; // the server's default
-    const hash = hashKey(key);
-    const cache = this.nearCache;
-    const maxStaleMs = options?.maxStaleMs;
-    if (cache === null || consistency !== 'stale' || maxStaleMs === undefined) {
-      return stringOrNull((await this.read(frame, hash, consistency))['value']);
+  get(key: string, options?: ReadOptions): Promise<string | null> {
+    try {
+      const frame: RequestFrame = { id: 0, op: 'get', key };
+      const consistency = options?.consistency ?? this.defaultConsistency;
+      if (consistency !== 'linearizable') frame['consistency'] = consistency; // the server's default
+      const cache = this.nearCache;
+      const maxStaleMs = options?.maxStaleMs;
+      if (cache === null || consistency !== 'stale' || maxStaleMs === undefined) {
+        return this.readFast(frame, hashKey(key), consistency === 'lease' ? 'leader' : 'any', valueOf);
+      }
+      return this.getNear(frame, key, cache, consistency, maxStaleMs);
+    } catch (e) {
+      return Promise.reject(e);
     }
+  }
+
+  /** A stale read that the near cache may answer. */
+  private async getNear(frame: RequestFrame, key: string, cache: NearCache, consistency: Consistency, maxStaleMs: number): Promise<string | null> {
+    const hash = hashKey(key);
     const hit = cache.lookup(key, maxStaleMs);
     if (hit !== undefined) return hit;
     const ticket = cache.ticket(hash);
@@ -372,36 +429,34 @@ export class RaftcacheClient {
     return typeof v === 'string' ? new Uint8Array(Buffer.from(v, 'base64')) : null;
   }
 
-  async put(key: string, value: string | Uint8Array, options?: WriteOptions): Promise<void> {
-    const frame: RequestFrame = { id: 0, op: 'put', key, value: '' };
-    if (typeof value === 'string') frame['value'] = value;
-    else {
-      frame['value'] = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
-      frame['encoding'] = 'base64';
+  put(key: string, value: string | Uint8Array, options?: WriteOptions): Promise<void> {
+    try {
+      const frame: RequestFrame = { id: 0, op: 'put', key, value: '' };
+      if (typeof value === 'string') frame['value'] = value;
+      else {
+        frame['value'] = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+        frame['encoding'] = 'base64';
+      }
+      if (options?.ttlMs !== undefined) frame['ttlMs'] = options.ttlMs;
+      return this.writeFast(frame, key, nothing);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    if (options?.ttlMs !== undefined) frame['ttlMs'] = options.ttlMs;
-    await this.write(frame, key);
   }
 
-  async delete(key: string): Promise<boolean> {
-    const res = await this.write({ id: 0, op: 'delete', key }, key);
-    return res['deleted'] === true;
+  delete(key: string): Promise<boolean> {
+    return this.writeFast({ id: 0, op: 'delete', key }, key, deletedOf);
   }
 
   /** Sets `key` to `next` (null = delete) if its value is `expected` (null = absent). */
-  async cas(key: string, expected: string | null, next: string | null, options?: WriteOptions): Promise<CasResult> {
+  cas(key: string, expected: string | null, next: string | null, options?: WriteOptions): Promise<CasResult> {
     const frame: RequestFrame = { id: 0, op: 'cas', key, expected, value: next };
     if (options?.ttlMs !== undefined) frame['ttlMs'] = options.ttlMs;
-    const res = await this.write(frame, key);
-    return { swapped: res['swapped'] === true, current: stringOrNull(res['current']) };
+    return this.writeFast(frame, key, casResultOf);
   }
 
-  async incr(key: string, by = 1): Promise<number> {
-    const res = await this.write({ id: 0, op: 'incr', key, by }, key);
-    const v = res['value'];
-    if (typeof v === 'number') return v;
-    if (typeof v === 'string' && v !== '' && Number.isFinite(Number(v))) return Number(v);
-    throw new RaftcacheError({ code: 'INTERNAL', message: `incr: unexpected value ${JSON.stringify(v)}`, definite: false });
+  incr(key: string, by = 1): Promise<number> {
+    return this.writeFast({ id: 0, op: 'incr', key, by }, key, incrValueOf);
   }
 
   /**
@@ -572,15 +627,80 @@ export class RaftcacheClient {
 
   // ---- reads and writes ----
 
+  /**
+   * A read of one key: the fast path sends the first attempt itself (see
+   * FastOp) when nothing stands in its way; otherwise, and for every retry,
+   * the general loop (`read` → `execute`) does the work.
+   */
+  private readFast<T>(frame: RequestFrame, hash: number, route: Route, done: (res: ResponseFrame) => T): Promise<T> {
+    if (this.closed || (!this.mapTried && this.discover)) return this.execute(frame, this.readPlan(hash, route, Date.now() + this.timeoutMs)).then(done);
+    const now = Date.now();
+    const deadline = now + this.timeoutMs;
+    const shard = this.table.routeOfHash(hash);
+    const url = route === 'leader' && shard.leaderUrl !== null ? shard.leaderUrl : this.nextReplica(shard);
+    const op = new FastOp(this.opHost, frame, '', hash, route, deadline, Math.min(deadline, now + this.attemptTimeoutMs), shard, url, done, null, 0, null);
+    this.sendFirst(op);
+    return op.promise;
+  }
+
+  /** A write of one key with a session (see `write`); the fast path as in readFast. */
+  private writeFast<T>(frame: RequestFrame, key: string, done: (res: ResponseFrame) => T): Promise<T> {
+    try {
+      if (this.closed || (!this.mapTried && this.discover) || this.timeoutMs <= 0) return this.write(frame, key).then(done);
+      const hash = hashKey(key);
+      const shard = this.table.routeOfHash(hash);
+      const group = shard.group;
+      const session = this.sessions.get(group);
+      if (session === undefined) return this.write(frame, key).then(done);
+      const now = Date.now();
+      const deadline = now + this.timeoutMs;
+      this.nearCache?.invalidate(key, hash);
+      const field = session.begin();
+      frame['session'] = field;
+      const url = shard.leaderUrl !== null ? shard.leaderUrl : this.nextReplica(shard);
+      field.firstIncomplete = session.lowestIncomplete;
+      const op = new FastOp(this.opHost, frame, key, hash, 'leader', deadline, Math.min(deadline, now + this.attemptTimeoutMs), shard, url, done, session, group, field);
+      this.sendFirst(op);
+      return op.promise;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Sends a FastOp's first attempt: on the open socket with the op as handler, else through request(). */
+  private sendFirst(op: FirstAttemptOp): void {
+    const conn = this.conn(op.url);
+    try {
+      if (conn.dispatch(op.frame, op)) return;
+    } catch (e) {
+      op.carryOn(Promise.reject(e));
+      return;
+    }
+    op.carryOn(conn.request(op.frame, op.attemptDeadline));
+  }
+
+  /** The general loop carries on after a FastOp's first attempt. */
+  private resume(op: FirstAttemptOp, reply: Promise<ResponseFrame>): Promise<ResponseFrame> {
+    const attempt: FirstAttempt = { shard: op.shard, url: op.url, reply };
+    if (op.session === null || op.field === null) {
+      return this.execute(op.frame, this.readPlan(op.hash, op.route, op.deadline), attempt);
+    }
+    return this.write(op.frame, op.key, op.deadline, { hash: op.hash, group: op.group, session: op.session, field: op.field, attempt });
+  }
+
+  /** What the retry loop does with an ok answer (besides returning it). */
+  private answered(url: string, res: ResponseFrame): void {
+    if (this.downUntil.size > 0) this.downUntil.delete(url);
+    const v = res['mapVersion'];
+    if (typeof v === 'number') this.maps.note(v);
+  }
+
+  private readPlan(hash: number, route: Route, deadline: number): Plan {
+    return { route, isWrite: false, retrySafe: true, session: null, locate: () => this.table.routeOfHash(hash), deadline };
+  }
+
   private read(frame: RequestFrame, hash: number, consistency: Consistency): Promise<ResponseFrame> {
-    return this.execute(frame, {
-      route: consistency === 'lease' ? 'leader' : 'any',
-      isWrite: false,
-      retrySafe: true,
-      session: null,
-      locate: () => this.table.routeOfHash(hash),
-      deadline: Date.now() + this.timeoutMs,
-    });
+    return this.execute(frame, this.readPlan(hash, consistency === 'lease' ? 'leader' : 'any', Date.now() + this.timeoutMs));
   }
 
   /**
@@ -588,28 +708,39 @@ export class RaftcacheClient {
    * lazily on that group, numbers the write, retries with the same seq. If
    * the key moves to another group (a shard split) the write starts over
    * under that group's session — unless an attempt may have been applied,
-   * which makes the outcome unknown (definite: false).
+   * which makes the outcome unknown (definite: false). With `resume`, the
+   * first iteration carries on from a first attempt writeFast already sent.
    */
-  private async write(frame: RequestFrame, key: string, deadline = Date.now() + this.timeoutMs): Promise<ResponseFrame> {
-    this.checkOpen(false);
-    const hash = hashKey(key);
-    this.nearCache?.invalidate(key, hash);
+  private async write(frame: RequestFrame, key: string, deadline = Date.now() + this.timeoutMs, resume: WriteResume | null = null): Promise<ResponseFrame> {
+    if (resume === null) this.checkOpen(false);
+    const hash = resume?.hash ?? hashKey(key);
+    if (resume === null) this.nearCache?.invalidate(key, hash);
     try {
       for (;;) {
-        this.checkOpen(false);
-        if (Date.now() >= deadline) {
-          throw new RaftcacheError({ code: 'TIMEOUT', message: `${frame.op}: no outcome within ${this.timeoutMs} ms (the key's shard kept moving)`, definite: true });
-        }
-        const group = this.table.routeOfHash(hash).group;
+        let group: number;
         let session: ClientSession;
-        try {
-          session = this.sessions.get(group) ?? (await this.register(group, deadline));
-        } catch (e) {
-          if (e instanceof Rerouted) continue; // the group left the map while registering
-          throw e;
+        let field: SessionField;
+        let first: FirstAttempt | null = null;
+        if (resume !== null) {
+          ({ group, session, field } = resume);
+          first = resume.attempt;
+          resume = null;
+        } else {
+          this.checkOpen(false);
+          if (Date.now() >= deadline) {
+            throw new RaftcacheError({ code: 'TIMEOUT', message: `${frame.op}: no outcome within ${this.timeoutMs} ms (the key's shard kept moving)`, definite: true });
+          }
+          group = this.table.routeOfHash(hash).group;
+          try {
+            session = this.sessions.get(group) ?? (await this.register(group, deadline));
+          } catch (e) {
+            if (e instanceof Rerouted) continue; // the group left the map while registering
+            throw e;
+          }
+          field = session.begin();
+          frame['session'] = field;
         }
-        const field = session.begin();
-        frame['session'] = field;
+        const inGroup = group;
         try {
           return await this.execute(frame, {
             route: 'leader',
@@ -618,10 +749,10 @@ export class RaftcacheClient {
             session: { field, owner: session },
             locate: () => {
               const r = this.table.routeOfHash(hash);
-              return r.group === group ? r : null;
+              return r.group === inGroup ? r : null;
             },
             deadline,
-          });
+          }, first);
         } catch (e) {
           if (e instanceof Rerouted) {
             if (!e.maybeApplied) continue;
@@ -634,7 +765,7 @@ export class RaftcacheClient {
           // A session the server forgot, on a write certainly not applied:
           // register again and retry the write under the new session.
           if (e instanceof RaftcacheError && e.code === 'SESSION_EXPIRED' && e.definite) {
-            if (this.sessions.get(group) === session) this.sessions.delete(group);
+            if (this.sessions.get(inGroup) === session) this.sessions.delete(inGroup);
             continue;
           }
           throw e;
@@ -822,27 +953,38 @@ export class RaftcacheClient {
    * retryable failures until `plan.deadline`. The shard is located before
    * every attempt, so a refreshed map reroutes the retry; when the operation
    * no longer fits one shard (plan.locate() is null) it throws Rerouted.
+   * With `first`, the first attempt was already sent (by the fast path): the
+   * loop starts from its reply, located and routed as that attempt was.
    */
-  private async execute(frame: RequestFrame, plan: Plan): Promise<ResponseFrame> {
-    this.checkOpen(false);
+  private async execute(frame: RequestFrame, plan: Plan, first: FirstAttempt | null = null): Promise<ResponseFrame> {
     const deadline = plan.deadline;
-    if (!this.mapTried && this.discover) await this.firstMap(deadline);
+    if (first === null) {
+      this.checkOpen(false);
+      if (!this.mapTried && this.discover) await this.firstMap(deadline);
+    }
     let maybeApplied = false;
     let last = '';
     let failures = 0;
     for (;;) {
-      const shard = plan.locate();
-      if (shard === null) throw new Rerouted(maybeApplied);
-      const url = plan.route === 'leader' && shard.leaderUrl !== null ? shard.leaderUrl : this.nextReplica(shard);
-      if (plan.session !== null) plan.session.field.firstIncomplete = plan.session.owner.lowestIncomplete;
+      let shard: ShardRoute;
+      let url: string;
+      let reply: Promise<ResponseFrame> | null = null;
+      if (first !== null) {
+        ({ shard, url, reply } = first);
+        first = null;
+      } else {
+        const located = plan.locate();
+        if (located === null) throw new Rerouted(maybeApplied);
+        shard = located;
+        url = plan.route === 'leader' && shard.leaderUrl !== null ? shard.leaderUrl : this.nextReplica(shard);
+        if (plan.session !== null) plan.session.field.firstIncomplete = plan.session.owner.lowestIncomplete;
+      }
       let retryNow = false;
       try {
-        const res = await this.conn(url).request(frame, Math.min(deadline, Date.now() + this.attemptTimeoutMs));
+        const res = await (reply ?? this.conn(url).request(frame, Math.min(deadline, Date.now() + this.attemptTimeoutMs)));
         if (res.ok) {
-          if (this.downUntil.size > 0) this.downUntil.delete(url);
           if (plan.okMeansLeader === true && shard.leaderUrl === null) shard.leaderUrl = url;
-          const v = res['mapVersion'];
-          if (typeof v === 'number') this.maps.note(v);
+          this.answered(url, res);
           return res;
         }
         const err = res.error as WireError;
@@ -1034,4 +1176,114 @@ function indices(n: number): number[] {
 
 function stringOrNull(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
+}
+
+// What the public operations make of an ok answer (plain functions: no closure per operation).
+
+function nothing(): void {}
+
+function valueOf(res: ResponseFrame): string | null {
+  return stringOrNull(res['value']);
+}
+
+function deletedOf(res: ResponseFrame): boolean {
+  return res['deleted'] === true;
+}
+
+function casResultOf(res: ResponseFrame): CasResult {
+  return { swapped: res['swapped'] === true, current: stringOrNull(res['current']) };
+}
+
+function incrValueOf(res: ResponseFrame): number {
+  const v = res['value'];
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && v !== '' && Number.isFinite(Number(v))) return Number(v);
+  throw new RaftcacheError({ code: 'INTERNAL', message: `incr: unexpected value ${JSON.stringify(v)}`, definite: false });
+}
+
+// new Promise(capture) hands over resolve and reject without a closure per promise.
+let capturedResolve: (value: never) => void = nothing;
+let capturedReject: (e: unknown) => void = nothing;
+function capture(resolve: (value: never) => void, reject: (e: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/**
+ * One get/put/delete/cas/incr on the fast path: the client sends the first
+ * attempt itself, and this object is both the operation's state and the
+ * connection's handler for the answer (no async function, plan or closure per
+ * operation). An ok answer settles the operation here; anything else goes to
+ * the general retry loop (OpHost.resume), which carries on from that attempt
+ * exactly as if it had sent it.
+ */
+class FastOp<T> implements FirstAttemptOp {
+  readonly promise: Promise<T>;
+  private readonly resolve: (value: T) => void;
+  private readonly reject: (e: unknown) => void;
+
+  constructor(
+    private readonly host: OpHost,
+    readonly frame: RequestFrame,
+    readonly key: string,
+    readonly hash: number,
+    readonly route: Route,
+    readonly deadline: number,
+    readonly attemptDeadline: number,
+    readonly shard: ShardRoute,
+    readonly url: string,
+    private readonly done: (res: ResponseFrame) => T,
+    /** A write's session (null for reads), its group and its field in the frame. */
+    readonly session: ClientSession | null,
+    readonly group: number,
+    readonly field: SessionField | null,
+  ) {
+    this.promise = new Promise<T>(capture);
+    this.resolve = capturedResolve as (value: T) => void;
+    this.reject = capturedReject;
+  }
+
+  onReply(res: ResponseFrame): void {
+    if (!res.ok) {
+      this.carryOn(Promise.resolve(res));
+      return;
+    }
+    let threw = false;
+    let error: unknown;
+    try {
+      this.host.answered(this.url, res);
+    } catch (e) {
+      threw = true; // the operation rejects with it, as an async execute() would
+      error = e;
+    }
+    if (this.session !== null && this.field !== null) {
+      this.session.complete(this.field.seq);
+      this.host.wrote(this.key, this.hash);
+    }
+    if (threw) this.reject(error);
+    else this.finish(res);
+  }
+
+  onFailure(e: Error): void {
+    this.carryOn(Promise.reject(e));
+  }
+
+  /** The first attempt failed (`reply` rejects) or did not end ok: retry in the general loop. */
+  carryOn(reply: Promise<ResponseFrame>): void {
+    this.host.resume(this, reply).then(
+      (res) => this.finish(res),
+      (e: unknown) => this.reject(e),
+    );
+  }
+
+  private finish(res: ResponseFrame): void {
+    let out: T;
+    try {
+      out = this.done(res);
+    } catch (e) {
+      this.reject(e);
+      return;
+    }
+    this.resolve(out);
+  }
 }

@@ -4,9 +4,9 @@
  * timer per connection (no timer per request). The connection never retries:
  * a failure rejects with ConnectionFailure and the client decides.
  */
-import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { ConnectionFailure, RaftcacheError } from './errors.js';
+import { Outbox } from './outbox.js';
 import { decodeFrame, isPush } from './protocol.js';
 import type { PushFrame, RequestFrame, ResponseFrame } from './protocol.js';
 
@@ -26,10 +26,34 @@ export interface ConnectionOptions {
   readonly onDrop?: (url: string) => void;
 }
 
-interface Pending {
-  resolve: (frame: ResponseFrame) => void;
-  reject: (e: Error) => void;
-  deadline: number;
+/**
+ * Who waits for one request's answer. The connection calls exactly one of
+ * onReply / onFailure, never from inside dispatch(). The client's operations
+ * implement it themselves, so a request costs no promise of its own.
+ */
+export interface ReplyHandler {
+  /** The attempt's deadline (Date.now() scale): past it the sweep fails it with kind 'timeout'. */
+  readonly attemptDeadline: number;
+  /** The response frame, ok or not. */
+  onReply(frame: ResponseFrame): void;
+  onFailure(e: ConnectionFailure): void;
+}
+
+/** request()'s handler: settles a promise. */
+class PromiseReply implements ReplyHandler {
+  constructor(
+    readonly attemptDeadline: number,
+    private readonly resolve: (frame: ResponseFrame) => void,
+    private readonly reject: (e: Error) => void,
+  ) {}
+
+  onReply(frame: ResponseFrame): void {
+    this.resolve(frame);
+  }
+
+  onFailure(e: ConnectionFailure): void {
+    this.reject(e);
+  }
 }
 
 type State = 'idle' | 'connecting' | 'open' | 'closed';
@@ -40,15 +64,12 @@ export class NodeConnection {
   private ws: WebSocket | undefined;
   private state: State = 'idle';
   private opening: Promise<void> | undefined;
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new Map<number, ReplyHandler>();
   private nextId = 1;
   private sweepTimer: NodeJS.Timeout | undefined;
-  private corked = false;
+  private sweepNow = 0;
+  private readonly outbox = new Outbox();
   private openWaiter: { resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    socketOf(this.ws)?.uncork();
-  };
 
   constructor(
     readonly url: string,
@@ -73,6 +94,18 @@ export class NodeConnection {
     return this.ensureOpen(deadline).then(() => this.send(frame, deadline));
   }
 
+  /**
+   * Sends `frame` (its `id` is overwritten) on the open socket and registers
+   * `handler` for the answer; false (nothing sent) when the socket is not open.
+   * Throws only what the socket's send throws.
+   */
+  dispatch(frame: RequestFrame, handler: ReplyHandler): boolean {
+    const ws = this.ws;
+    if (this.state !== 'open' || ws === undefined) return false;
+    this.pending.set(this.write(ws, frame), handler);
+    return true;
+  }
+
   /** Opens the socket if needed (and says hello). */
   ensureOpen(deadline: number = Date.now() + this.options.connectTimeoutMs): Promise<void> {
     if (this.state === 'open') return Promise.resolve();
@@ -91,6 +124,7 @@ export class NodeConnection {
     this.state = 'closed';
     const ws = this.ws;
     this.ws = undefined;
+    this.outbox.clear();
     this.stopSweep();
     this.settleOpen(new ConnectionFailure('connection closed', false, 'closed'));
     this.failAll('connection closed', 'closed');
@@ -107,22 +141,19 @@ export class NodeConnection {
     if ((this.state !== 'open' && !handshake) || ws === undefined) {
       return Promise.reject(new ConnectionFailure('not connected', false, 'lost'));
     }
+    const id = this.write(ws, frame);
+    return new Promise<ResponseFrame>((resolve, reject) => {
+      this.pending.set(id, new PromiseReply(deadline, resolve, reject));
+    });
+  }
+
+  /** Numbers `frame`, queues it (see Outbox: one socket write per turn of the event loop) and returns its id. */
+  private write(ws: WebSocket, frame: RequestFrame): number {
     const id = this.nextId++;
     if (this.nextId > 0x3fffffff) this.nextId = 1;
     frame.id = id;
-    const text = JSON.stringify(frame);
-    if (!this.corked) {
-      const socket = socketOf(ws);
-      if (socket !== undefined) {
-        socket.cork();
-        this.corked = true;
-        process.nextTick(this.uncork);
-      }
-    }
-    ws.send(text);
-    return new Promise<ResponseFrame>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, deadline });
-    });
+    this.outbox.push(ws, frame);
+    return id;
   }
 
   private open(deadline: number): Promise<void> {
@@ -198,7 +229,7 @@ export class NodeConnection {
     const p = this.pending.get(frame.id);
     if (p === undefined) return; // late answer to an attempt that timed out
     this.pending.delete(frame.id);
-    p.resolve(frame);
+    p.onReply(frame);
   }
 
   private onLost(reason: string): void {
@@ -212,6 +243,7 @@ export class NodeConnection {
     const wasOpen = this.state === 'open';
     this.ws = undefined;
     if (this.state !== 'closed') this.state = 'idle';
+    this.outbox.clear();
     this.stopSweep();
     if (ws !== undefined) {
       ws.removeAllListeners();
@@ -227,7 +259,7 @@ export class NodeConnection {
     if (this.pending.size === 0) return;
     const pending = [...this.pending.values()];
     this.pending.clear();
-    for (const p of pending) p.reject(new ConnectionFailure(`${this.url}: ${reason}`, true, kind));
+    for (const p of pending) p.onFailure(new ConnectionFailure(`${this.url}: ${reason}`, true, kind));
   }
 
   private startSweep(): void {
@@ -243,21 +275,19 @@ export class NodeConnection {
 
   private sweep(): void {
     if (this.pending.size === 0) return;
-    const now = Date.now();
-    for (const [id, p] of this.pending) {
-      if (p.deadline <= now) {
-        this.pending.delete(id);
-        p.reject(new ConnectionFailure(`${this.url}: no response in time`, true, 'timeout'));
-      }
-    }
+    this.sweepNow = Date.now();
+    this.pending.forEach(this.expire); // (for…of would allocate an entry per request)
   }
+
+  /** Fails one pending request whose attempt deadline passed (deleting while in forEach is fine for a Map). */
+  private readonly expire = (p: ReplyHandler, id: number): void => {
+    if (p.attemptDeadline > this.sweepNow) return;
+    this.pending.delete(id);
+    p.onFailure(new ConnectionFailure(`${this.url}: no response in time`, true, 'timeout'));
+  };
 }
 
 function zeroMask(mask: Buffer): void {
   mask.fill(0);
 }
 
-function socketOf(ws: WebSocket | undefined): Socket | undefined {
-  const s = (ws as unknown as { _socket?: Socket } | undefined)?._socket;
-  return s !== undefined && s !== null && typeof s.cork === 'function' ? s : undefined;
-}
