@@ -65,6 +65,14 @@ export function defaultMainPath(): string {
   return fileURLToPath(new URL('./main.js', import.meta.url));
 }
 
+/**
+ * V8 flags for every node this launcher starts: a larger young generation
+ * (semi-spaces of 32 MB instead of 16) means fewer scavenges of the short-lived
+ * garbage a busy node makes (frames, entries, responses): about 5 % more puts/s
+ * and 4–8 % less node CPU per put in `bench --dev` (docs/operations.md).
+ */
+export const NODE_RUNTIME_FLAGS: readonly string[] = ['--max-semi-space-size=32'];
+
 export class LocalCluster {
   readonly nodes: LocalNode[];
   readonly secret: string;
@@ -218,6 +226,7 @@ export class LocalCluster {
     mkdirSync(n.dataDir, { recursive: true });
     const log = openSync(n.logPath, 'a');
     const args = [
+      ...NODE_RUNTIME_FLAGS,
       this.mainPath,
       'start',
       '--id',
