@@ -142,6 +142,8 @@ export async function main(argv: string[]): Promise<number> {
       cluster.startAll();
       await cluster.waitHealthy(30_000);
       await cluster.waitLeader(30_000);
+      // With shards, leaderships move for a while after a start (balancing): measure after that.
+      if (shards > 1) await cluster.waitSettled(90_000, 3_000);
       return await run(cluster.endpoints(), cfg);
     } finally {
       await cluster.stop();

@@ -323,6 +323,34 @@ export class LocalCluster {
     }, () => `no leader within ${timeoutMs} ms`);
   }
 
+  /**
+   * Waits until every shard has a leader and no shard's leadership has changed
+   * for `quietMs` (the nodes hand leaderships over to balance them, one per
+   * node per second, after a start): a benchmark then measures the steady state.
+   */
+  async waitSettled(timeoutMs: number, quietMs: number): Promise<void> {
+    let last = '';
+    let since = Date.now();
+    await pollUntil(timeoutMs, async () => {
+      const running = this.active().filter((n) => n.child !== null);
+      const statuses = (await Promise.all(running.map((n) => this.health(n)))).filter((s): s is NodeStatus => s !== null);
+      if (statuses.length < running.length || !statuses.every(allShardsLed)) {
+        last = '';
+        return undefined;
+      }
+      const leaders = statuses
+        .flatMap((s) => (s.shards ?? []).map((e) => `${e.group}:${e.leader ?? '-'}`))
+        .sort()
+        .join(',');
+      if (leaders !== last) {
+        last = leaders;
+        since = Date.now();
+        return undefined;
+      }
+      return Date.now() - since >= quietMs ? true : undefined;
+    }, () => `shard leaderships still changing after ${timeoutMs} ms`);
+  }
+
   /** SIGKILLs every child at once, synchronously: the last resort of an exit hook (no node outlives its parent). */
   killAllNow(): void {
     for (const n of this.nodes) {
