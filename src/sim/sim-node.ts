@@ -189,11 +189,7 @@ export class SimNode {
       }
       this.writeRole = this.role;
       // 1. persist
-      if (rd.snapshot !== null) this.disk.applySnapshot(rd.snapshot);
-      this.lastIndexBeforeAppend = this.disk.lastIndex();
-      if (rd.entries.length > 0) this.disk.append(rd.entries);
-      if (rd.hardState !== null) this.disk.setHardState(rd.hardState);
-      this.observer.onPersisted(this, rd.hardState, rd.entries, rd.snapshot);
+      this.writeToDisk(rd.snapshot, rd.entries, rd.hardState);
       if (this.crashPoint === 'after-persist') return this.crashInReady();
       // 2. send
       for (const m of rd.messages) this.observer.send(this, m);
@@ -230,6 +226,15 @@ export class SimNode {
     for (const rs of rd.readStates) this.observer.onReadState(this, rs);
   }
 
+  /** A Ready's write reaches the disk (at once, or when the async disk completes it). */
+  private writeToDisk(snapshot: Snapshot | null, entries: readonly Entry[], hardState: HardState | null): void {
+    if (snapshot !== null) this.disk.applySnapshot(snapshot);
+    this.lastIndexBeforeAppend = this.disk.lastIndex();
+    if (entries.length > 0) this.disk.append(entries);
+    if (hardState !== null) this.disk.setHardState(hardState);
+    this.observer.onPersisted(this, hardState, entries, snapshot);
+  }
+
   /**
    * The async disk Ready loop: finish the writes that are durable by now (in
    * order: persist, send what they held, advance), then take Readies while the
@@ -245,11 +250,7 @@ export class SimNode {
       for (let w = disk.due(); w !== null; w = disk.due()) {
         disk.shift();
         this.writeRole = w.role;
-        if (w.snapshot !== null) this.disk.applySnapshot(w.snapshot);
-        this.lastIndexBeforeAppend = this.disk.lastIndex();
-        if (w.entries.length > 0) this.disk.append(w.entries);
-        if (w.hardState !== null) this.disk.setHardState(w.hardState);
-        this.observer.onPersisted(this, w.hardState, w.entries, w.snapshot);
+        this.writeToDisk(w.snapshot, w.entries, w.hardState);
         if (this.crashPoint === 'after-persist') return this.crashInReady();
         for (const m of w.held) this.observer.send(this, m);
         if (this.crashPoint === 'after-send') return this.crashInReady();
