@@ -52,4 +52,25 @@ describe('regressions found by the simulation', () => {
     const r = runSimulation({ seed: 10452, nodes: 5, steps: 20_000, membership: true, compaction: true, checkLinearizability: false });
     expect(explain(r, 5, 20_000)).toBe('ok');
   });
+
+  // Open (liveness, PreVote off, found 2026-11-28 by `sim --async-disk` over 1,500 seeds
+  // with --membership --compaction --quiesce): with disk writes of 0–4 ticks and up to
+  // 8 Readies outstanding, n1 (the only node whose log can win) keeps losing split votes
+  // to n2 and n3 for 250+ ticks after the heal. Both seeds pass with 1 Ready outstanding
+  // and with PreVote on (the node's default; ~1,100 such seeds of the same run had no
+  // violation). Skipped until understood; kept so it can be replayed.
+  it.skip('elections without PreVote settle with an async disk (seeds 100803, 101468)', { timeout: 60_000 }, () => {
+    for (const seed of [100803, 101468]) {
+      const r = runSimulation({
+        seed,
+        nodes: 3,
+        steps: 3000,
+        membership: true,
+        compaction: true,
+        quiesce: true,
+        asyncDisk: { latency: { min: 0, max: 4 }, maxOutstanding: 8 },
+      });
+      expect(explain(r, 3, 3000)).toBe('ok');
+    }
+  });
 });
