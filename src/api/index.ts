@@ -1,7 +1,7 @@
 /** The client API: WebSocket protocol at /v1, GET /health, GET /metrics. */
 export { ApiServer, CLIENT_PATH, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_TOO_BIG } from './server.js';
 export type { ApiServerOptions, MapEvent } from './server.js';
-export { admin, dispatch, execute, mapFields, statusFields, MAP_VERSION, PROTOCOL_VERSION } from './requests.js';
+export { admin, dispatch, mapFields, statusFields, MAP_VERSION, PROTOCOL_VERSION } from './requests.js';
 export type { Limits, NodeRequest, ReplyTo, Response } from './requests.js';
 export { requestSchemas, parseRequest, fastParse, isOp } from './schema.js';
 export type { Op, Request } from './schema.js';

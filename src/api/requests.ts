@@ -157,31 +157,6 @@ export function dispatch(node: CacheNode, req: NodeRequest, limits: Limits, to: 
   }
 }
 
-/** Collects the reply of `dispatch` for `execute`: the response, or a promise of it. */
-class ReplyBox implements ReplyTo {
-  private response: Response | null = null;
-  private resolve: ((r: Response) => void) | null = null;
-
-  reply(r: Response): void {
-    if (this.resolve !== null) this.resolve(r);
-    else this.response = r;
-  }
-
-  result(): Response | Promise<Response> {
-    if (this.response !== null) return this.response;
-    return new Promise<Response>((resolve) => {
-      this.resolve = resolve;
-    });
-  }
-}
-
-/** `dispatch` returning the response (when known at once) or a promise of it that never rejects. */
-export function execute(node: CacheNode, req: NodeRequest, limits: Limits): Response | Promise<Response> {
-  const box = new ReplyBox();
-  dispatch(node, req, limits, box);
-  return box.result();
-}
-
 /** A promise that never rejects (admin), answered through `to`. */
 function replyLater(p: Promise<Response>, to: ReplyTo): void {
   void p.then((r) => to.reply(r));

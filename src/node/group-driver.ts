@@ -4,29 +4,12 @@
  * storage, the persist/send half of the Ready loop, and membership changes
  * asked for by the meta leader. Subclasses apply entries and serve requests.
  */
-import { NONE } from '../raft/index.js';
+import { NONE, SEND_BEFORE_PERSIST } from '../raft/index.js';
 import type { ConfChange, ConfState, HardState, Message, NodeId, RawNode, Ready, Role } from '../raft/index.js';
 import { isJoint } from '../raft/index.js';
 import type { GroupStorage } from '../storage/index.js';
 import type { NodeError } from './errors.js';
 
-/**
- * Message types that may leave before this Ready's write is durable (when the
- * Ready changes neither term nor vote). Heartbeats and ReadIndex traffic claim
- * nothing about the log. `app` is only ever sent by a leader: its entries come
- * from the leader's own log, and the core counts the leader's own copy toward a
- * commit only once it is persisted (`Raft.onPersisted`, from `advance()`), so
- * the append says nothing about our disk; the leader writes its log in
- * parallel with replicating it (Raft thesis §10.2.1; README decision 3).
- * Answers to appends (`app-resp`), votes and snapshots still wait for the flush.
- */
-const EARLY_TYPES: ReadonlySet<Message['type']> = new Set<Message['type']>([
-  'heartbeat',
-  'heartbeat-resp',
-  'read-index',
-  'read-index-resp',
-  'app',
-]);
 
 /** A membership step the meta leader asks a shard's leader for (see node.ts, the executor). */
 export type ConfRequestOp = 'add-learner' | 'add-voter' | 'remove' | 'transfer';
@@ -114,7 +97,7 @@ export abstract class GroupDriver {
   /**
    * Before the flush: messages that depend on nothing being persisted leave at
    * once (heartbeats, ReadIndex traffic and the leader's appends, of an
-   * unchanged term and vote: see EARLY_TYPES); everything else (append
+   * unchanged term and vote: see SEND_BEFORE_PERSIST in src/raft); everything else (append
    * answers, votes, snapshots) is returned, to be sent (`sendHeld`) once every
    * write handed to storage so far is durable — not only this Ready's: an
    * answer may acknowledge entries of an earlier Ready still being written.
@@ -128,7 +111,7 @@ export abstract class GroupDriver {
     }
     let held: Message[] | null = null;
     for (const m of rd.messages) {
-      if (termStable && EARLY_TYPES.has(m.type)) this.sendFn(m.to, this.groupId, m);
+      if (termStable && SEND_BEFORE_PERSIST.has(m.type)) this.sendFn(m.to, this.groupId, m);
       else (held ??= []).push(m);
     }
     return held;

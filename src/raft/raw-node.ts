@@ -33,6 +33,23 @@ import type {
   Storage,
 } from './types.js';
 
+/**
+ * Message types a driver may send before its Ready's write is durable, when
+ * that Ready changes neither term nor vote: they claim nothing about the
+ * sender's disk. Heartbeats and ReadIndex traffic say nothing about the log;
+ * a leader's `app` is safe because the core counts the leader's own copy only
+ * once `advance()` reports it persisted (decision 3). Everything else (append
+ * answers, votes, snapshots) waits until every write handed out before it is
+ * durable. The node and the simulation's async disk both follow this rule.
+ */
+export const SEND_BEFORE_PERSIST: ReadonlySet<Message['type']> = new Set<Message['type']>([
+  'heartbeat',
+  'heartbeat-resp',
+  'read-index',
+  'read-index-resp',
+  'app',
+]);
+
 interface Outstanding {
   readonly lastEntry: { readonly index: number; readonly term: number } | null;
   readonly snapshotIndex: number;

@@ -4,7 +4,7 @@
  * in flight. Each Ready's write becomes durable after a seeded latency, in
  * order; `advance()` follows durability, one call per Ready, oldest first.
  *
- * Messages follow the node's rule (src/node/group-driver.ts, EARLY_TYPES): of a
+ * Messages follow the core's rule (src/raft, SEND_BEFORE_PERSIST): of a
  * Ready that changes neither term nor vote, the types that claim nothing about
  * our own disk leave at once; every other message waits until the write of its
  * Ready, and of all Readies before it, is durable.
@@ -12,14 +12,6 @@
 import type { Entry, HardState, Message, NodeId, Role, Snapshot } from '../raft/types.js';
 import type { Rng } from '../util/rng.js';
 
-/** Message types a driver may send before its Ready is durable (term and vote unchanged). */
-export const EARLY_TYPES: ReadonlySet<Message['type']> = new Set<Message['type']>([
-  'heartbeat',
-  'heartbeat-resp',
-  'read-index',
-  'read-index-resp',
-  'app',
-]);
 
 export interface DiskLatency {
   /** Ticks a write takes to become durable: uniform in [min, max]. */

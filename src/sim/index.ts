@@ -31,7 +31,6 @@ export {
 } from './faults.js';
 export {
   AsyncDisk,
-  EARLY_TYPES,
   DEFAULT_DISK_LATENCY,
   DEFAULT_MAX_OUTSTANDING,
   emptyAsyncDiskStats,

@@ -1,11 +1,10 @@
 /**
  * dispatch (requests.ts) against a scripted node: every path replies exactly
  * once, with the response the promise-based path gave (same fields), whether
- * the node answers at once, later, or refuses; execute returns a Response when
- * the answer is known at once and a promise otherwise.
+ * the node answers at once, later, or refuses.
  */
 import { describe, expect, it } from 'vitest';
-import { dispatch, execute } from '../../src/api/index.js';
+import { dispatch } from '../../src/api/index.js';
 import type { Limits, NodeRequest, ReplyTo, Response } from '../../src/api/index.js';
 import type { CommandResult } from '../../src/cache/index.js';
 import { NodeError } from '../../src/node/index.js';
@@ -65,8 +64,6 @@ class Replies implements ReplyTo {
   }
 }
 
-/** Lets pending promise callbacks run. */
-const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 const put: NodeRequest = { id: 5, op: 'put', key: 'k', value: 'v', session: { client: '3', seq: 2 } };
 
@@ -137,16 +134,17 @@ describe('dispatch', () => {
     expect(to2.got).toStrictEqual([{ id: 7, ok: false, error: { code: 'NOT_LEADER', message: 'not me', definite: true, leader: 'n2', leaderUrl: 'ws://127.0.0.1:1/v1' } }]);
   });
 
-  it('execute: a Response when known at once, else a promise of it', async () => {
+  it('replies at once when the node refuses at once, later when it answers later', () => {
     const refused = scriptedNode({ kind: 'refuse', error: new NodeError('CLOSED', 'closing', true) });
-    const now = execute(refused.node, put, LIMITS);
-    expect(now).not.toBeInstanceOf(Promise);
-    expect(now).toStrictEqual({ id: 5, ok: false, error: { code: 'UNAVAILABLE', message: 'closing', definite: true } });
+    const now = new Replies();
+    dispatch(refused.node, put, LIMITS, now);
+    expect(now.got).toStrictEqual([{ id: 5, ok: false, error: { code: 'UNAVAILABLE', message: 'closing', definite: true } }]);
 
     const later = scriptedNode({ kind: 'outcome', result: { ok: true, kind: 'deleted', existed: true }, sync: false });
-    const p = execute(later.node, { id: 8, op: 'delete', key: 'k' }, LIMITS);
-    expect(p).toBeInstanceOf(Promise);
+    const to = new Replies();
+    dispatch(later.node, { id: 8, op: 'delete', key: 'k' }, LIMITS, to);
+    expect(to.got).toEqual([]);
     later.flush();
-    expect(await p).toStrictEqual({ id: 8, ok: true, deleted: true });
+    expect(to.got).toStrictEqual([{ id: 8, ok: true, deleted: true }]);
   });
 });
