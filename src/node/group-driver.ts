@@ -4,7 +4,7 @@
  * storage, the persist/send half of the Ready loop, and membership changes
  * asked for by the meta leader. Subclasses apply entries and serve requests.
  */
-import { NONE, SEND_BEFORE_PERSIST } from '../raft/index.js';
+import { NONE, sendsBeforePersist } from '../raft/index.js';
 import type { ConfChange, ConfState, HardState, Message, NodeId, RawNode, Ready, Role } from '../raft/index.js';
 import { isJoint } from '../raft/index.js';
 import type { GroupStorage } from '../storage/index.js';
@@ -96,11 +96,12 @@ export abstract class GroupDriver {
 
   /**
    * Before the flush: messages that depend on nothing being persisted leave at
-   * once (heartbeats, ReadIndex traffic and the leader's appends, of an
-   * unchanged term and vote: see SEND_BEFORE_PERSIST in src/raft); everything else (append
-   * answers, votes, snapshots) is returned, to be sent (`sendHeld`) once every
-   * write handed to storage so far is durable — not only this Ready's: an
-   * answer may acknowledge entries of an earlier Ready still being written.
+   * once (heartbeats, ReadIndex traffic, the leader's appends and vote requests;
+   * of a Ready that changes term or vote, only vote requests: sendsBeforePersist
+   * in src/raft); everything else (append answers, vote answers, snapshots) is
+   * returned, to be sent (`sendHeld`) once every write handed to storage so far
+   * is durable — not only this Ready's: an answer may acknowledge entries of an
+   * earlier Ready still being written.
    */
   sendEarly(rd: Ready): Message[] | null {
     const hs = rd.hardState;
@@ -111,7 +112,7 @@ export abstract class GroupDriver {
     }
     let held: Message[] | null = null;
     for (const m of rd.messages) {
-      if (termStable && SEND_BEFORE_PERSIST.has(m.type)) this.sendFn(m.to, this.groupId, m);
+      if (sendsBeforePersist(m.type, termStable)) this.sendFn(m.to, this.groupId, m);
       else (held ??= []).push(m);
     }
     return held;

@@ -1,5 +1,5 @@
 export * from './types.js';
-export { RawNode, SEND_BEFORE_PERSIST } from './raw-node.js';
+export { RawNode, SEND_BEFORE_PERSIST, SEND_BEFORE_PERSIST_ANY_TERM, sendsBeforePersist } from './raw-node.js';
 export { MemoryStorage, copyConf } from './memory-storage.js';
 export { majorityCommittedIndex, majorityVoteResult, jointCommittedIndex, jointVoteResult } from './quorum.js';
 export type { JointConfig, VoteResult } from './quorum.js';

@@ -121,6 +121,12 @@ export class Raft {
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
   leadTransferee: NodeId = NONE;
+  /**
+   * Not a voter ourselves, we refused a member's (pre-)vote only because its log
+   * is behind ours: at our next election timeout we campaign once to hand over
+   * again (see handOverAgain).
+   */
+  private handOverWanted = false;
   /** Leader: reads received before it committed an entry of its term. */
   private pendingReadRequests: ReadRequest[] = [];
   private readonly readOnly = new ReadOnly();
@@ -324,10 +330,32 @@ export class Raft {
 
   private tickElection(): void {
     this.electionElapsed++;
-    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+    if (this.electionElapsed < this.randomizedElectionTimeout) return;
+    if (this.promotable()) {
       this.electionElapsed = 0;
       this.hup('election-timeout');
+    } else if (this.handOverWanted) {
+      this.electionElapsed = 0;
+      this.handOverAgain();
     }
+  }
+
+  /**
+   * A node removed from the voters (it handed over when it left, handOverIfRemoved)
+   * may still hold the longest log: a new leader's first entries reach followers
+   * before its own disk has them, so if it crashes then, it comes back without
+   * them — and, when it had not learned yet that the configuration without us was
+   * committed, in the joint configuration, needing our vote, which our longer log
+   * refuses, while we, no voter, never campaign: the group stalls for good
+   * (simulation seed 101381). So, having refused a member for that reason, we
+   * campaign once, as the removed leader we were: a majority of each voter set
+   * elects us as it would anyone (we count no vote of our own), we replicate our
+   * log, and hand over again. It changes who may campaign, not how votes are won.
+   */
+  private handOverAgain(): void {
+    this.handOverWanted = false;
+    if (this.role === 'leader' || this.hasUnappliedConf()) return;
+    this.campaign(this.cfg.preVote ? 'pre-election' : 'election');
   }
 
   private tickHeartbeat(): void {
@@ -669,6 +697,7 @@ export class Raft {
       }
     } else {
       this.send({ type: respType, from: this.id, to: m.from, term: this.term, reject: true });
+      if (!this.promotable() && this.isMember(m.from) && !this.log.isUpToDate(m.index, m.logTerm)) this.handOverWanted = true;
       if (m.type === 'vote' && this.role === 'candidate' && m.term === this.term && this.log.isUpToDate(m.index, m.logTerm)) {
         // We would have voted for it but voted for ourselves. Give it the next try:
         // restart our election timer. Otherwise a candidate that cannot win (a stale

@@ -38,8 +38,9 @@ import type {
  * that Ready changes neither term nor vote: they claim nothing about the
  * sender's disk. Heartbeats and ReadIndex traffic say nothing about the log;
  * a leader's `app` is safe because the core counts the leader's own copy only
- * once `advance()` reports it persisted (decision 3). Everything else (append
- * answers, votes, snapshots) waits until every write handed out before it is
+ * once `advance()` reports it persisted (decision 3); vote and pre-vote
+ * requests ask, they promise nothing. Everything else (append answers, vote
+ * answers, snapshots) waits until every write handed out before it is
  * durable. The node and the simulation's async disk both follow this rule.
  */
 export const SEND_BEFORE_PERSIST: ReadonlySet<Message['type']> = new Set<Message['type']>([
@@ -48,7 +49,31 @@ export const SEND_BEFORE_PERSIST: ReadonlySet<Message['type']> = new Set<Message
   'read-index',
   'read-index-resp',
   'app',
+  'vote',
+  'pre-vote',
 ]);
+
+/**
+ * Of SEND_BEFORE_PERSIST, the types that may leave at once even when their
+ * Ready changes term or vote: a candidate's vote requests (etcd raft sends
+ * them before its own term and vote are durable, too). They claim nothing: the
+ * candidate counts its own vote, but a Ready with a term/vote change is a
+ * barrier, so nothing it does as leader leaves before that vote is durable; if
+ * it crashes first, it restarts at the old term and any vote it casts then in
+ * the new term is its first there. Holding them cost every election round a
+ * disk write, and without PreVote the collisions that invites stalled
+ * elections in the simulation (seeds 100803, 101468 of the async disk).
+ */
+export const SEND_BEFORE_PERSIST_ANY_TERM: ReadonlySet<Message['type']> = new Set<Message['type']>(['vote', 'pre-vote']);
+
+/**
+ * Whether a message of `type` may leave before the write of its Ready (and
+ * every earlier one) is durable; `termStable`: the Ready changes neither term
+ * nor vote.
+ */
+export function sendsBeforePersist(type: Message['type'], termStable: boolean): boolean {
+  return termStable ? SEND_BEFORE_PERSIST.has(type) : SEND_BEFORE_PERSIST_ANY_TERM.has(type);
+}
 
 interface Outstanding {
   readonly lastEntry: { readonly index: number; readonly term: number } | null;

@@ -4,10 +4,10 @@
  * in flight. Each Ready's write becomes durable after a seeded latency, in
  * order; `advance()` follows durability, one call per Ready, oldest first.
  *
- * Messages follow the core's rule (src/raft, SEND_BEFORE_PERSIST): of a
- * Ready that changes neither term nor vote, the types that claim nothing about
- * our own disk leave at once; every other message waits until the write of its
- * Ready, and of all Readies before it, is durable.
+ * Messages follow the core's rule (src/raft, sendsBeforePersist): the types
+ * that claim nothing about our own disk leave at once (of a Ready that changes
+ * term or vote, only vote requests); every other message waits until the write
+ * of its Ready, and of all Readies before it, is durable.
  */
 import type { Entry, HardState, Message, NodeId, Role, Snapshot } from '../raft/types.js';
 import type { Rng } from '../util/rng.js';

@@ -229,7 +229,15 @@ export class InvariantChecker {
       fail('message-envelope', `n${node.id} sent a message from n${m.from} to n${m.to}`);
     }
     if (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap' || m.type === 'timeout-now') {
-      const leader = this.leaderOfTerm.get(m.term);
+      let leader = this.leaderOfTerm.get(m.term);
+      if (leader === undefined && node.asyncDisk !== null) {
+        // Async disk: a candidate's vote requests leave before its term is durable, so it
+        // may win and lose its leadership again while that write is in flight; no Ready
+        // taken as leader then, but the messages it made as leader leave once the write is
+        // durable (sendsBeforePersist). Its first leader message is where we learn of it.
+        leader = node.id;
+        this.leaderOfTerm.set(m.term, leader);
+      }
       if (leader !== node.id) {
         fail('leader-messages', `n${node.id} sent ${m.type} in term ${m.term}, whose leader is ${leader === undefined ? 'unknown' : `n${leader}`}`);
       }

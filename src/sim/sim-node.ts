@@ -21,7 +21,7 @@ import type {
   Storage,
 } from '../raft/types.js';
 import { NONE } from '../raft/types.js';
-import { SEND_BEFORE_PERSIST } from '../raft/raw-node.js';
+import { sendsBeforePersist } from '../raft/raw-node.js';
 import type { Rng } from '../util/rng.js';
 import type { AsyncDisk } from './async-disk.js';
 import type { ClockRate, CrashPoint } from './faults.js';
@@ -274,7 +274,7 @@ export class SimNode {
       this.observer.onTaken(this, hs, termStable);
       const held: Message[] = [];
       for (const m of rd.messages) {
-        if (this.wrongEarlyTypes.has(m.type) || (termStable && SEND_BEFORE_PERSIST.has(m.type))) {
+        if (this.wrongEarlyTypes.has(m.type) || sendsBeforePersist(m.type, termStable)) {
           disk.stats.earlyMessages++;
           this.observer.send(this, m);
         } else held.push(m);

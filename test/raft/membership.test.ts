@@ -445,3 +445,61 @@ describe('membership survives restarts', () => {
     expect(net.get(4).kv.get('a')).toBe('1');
   });
 });
+
+describe('a removed leader that still holds the longest log', () => {
+  // Found by `sim --async-disk` (seed 101381, PreVote on). n1 removes itself, commits
+  // leaving the joint configuration and hands over to n3, which has not heard of that
+  // commit. n3 wins, sends its no-op before its own disk has it (the leader's write runs
+  // in parallel with replication) and crashes. It comes back in the joint configuration,
+  // needing n1's vote; n1's log is ahead, so n1 refuses — and n1, no voter in its own
+  // configuration, used to never campaign: no leader, ever.
+  for (const preVote of [false, true]) {
+    it(`campaigns once more to hand over again (preVote ${preVote})`, () => {
+      const net = new Network([1, 3], { preVote });
+      expect(net.elect(1)).toBe(1);
+      expect(net.raw(1).proposeConfChange(change(['remove', 1])).ok).toBe(true);
+      // Until n1 has left the joint configuration; n3 never hears that this is committed.
+      const left = (): boolean => confOf(net, 1).voters.length === 1 && confOf(net, 1).votersOutgoing === undefined;
+      for (let i = 0; i < 50; i++) {
+        net.processAll();
+        net.queue = net.queue.filter((m) => m.type !== 'timeout-now'); // (the hand-over comes below)
+        if (left()) break;
+        net.deliver({ to: 1 });
+        net.deliver({ from: 1, to: 3 });
+      }
+      expect(confOf(net, 1)).toEqual({ voters: [3], learners: [] });
+      net.queue = [];
+      expect(confOf(net, 3).votersOutgoing).toEqual([1, 3]);
+      // n1 hands over (handOverIfRemoved, at its election timeout): only the timeout-now reaches n3.
+      for (let i = 0; i < 30 && !net.queue.some((m) => m.type === 'timeout-now'); i++) {
+        net.tick(1);
+        net.processReady(1);
+        net.queue = net.queue.filter((m) => m.type === 'timeout-now');
+      }
+      net.deliver({ type: 'timeout-now' });
+      // n3 campaigns (a transfer skips pre-vote), n1 votes for it.
+      net.processReady(3);
+      net.deliver({ to: 1 });
+      net.processReady(1);
+      net.deliver({ to: 3 });
+      expect(net.status(3).role).toBe('leader');
+      // n3's first Ready as leader: its no-op goes out before it is written, then n3 crashes.
+      const rd = net.raw(3).ready();
+      expect(rd.entries.length).toBe(1);
+      net.queue = rd.messages.filter((m) => m.type === 'app');
+      expect(net.queue.length).toBe(1);
+      net.deliver({ to: 1 });
+      net.crash(3);
+      net.restart(3);
+      net.processReady(1);
+      net.queue = [];
+      expect(net.status(1).lastIndex).toBeGreaterThan(net.status(3).lastIndex);
+      // A leader again within a few election timeouts, and writes commit.
+      for (let t = 0; t < 200 && !(net.leader() === 3 && net.status(3).commit >= net.status(1).lastIndex); t++) net.tickAll(1);
+      expect(net.leader()).toBe(3);
+      expect(net.raw(3).propose(bytes('k=v')).ok).toBe(true);
+      net.stabilize();
+      expect(net.get(3).kv.get('k')).toBe('v');
+    });
+  }
+});

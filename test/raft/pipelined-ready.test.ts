@@ -3,6 +3,7 @@
  * Readies while earlier ones are being written, and advances them in order.
  */
 import { describe, expect, it } from 'vitest';
+import { sendsBeforePersist } from '../../src/raft/index.js';
 import type { Ready } from '../../src/raft/index.js';
 import { Network, bytes, text } from './network.js';
 
@@ -159,5 +160,41 @@ describe('RawNode with several Readies outstanding', () => {
     const stored = net.get(2).storage.entries(oldIndex, net.get(2).storage.lastIndex() + 1, Number.POSITIVE_INFINITY);
     expect(stored[0]!.term).toBe(net.status(3).term);
     expect(stored.map((e) => text(e.data))).not.toContain('old=1');
+  });
+
+  it('lets a candidate ask for votes before its term is durable, and nothing it does as leader leave before', () => {
+    const net = new Network([1, 2, 3]);
+    net.elect(1);
+    const cand = net.raw(2);
+    cand.campaign();
+    const rd = cand.ready(); // the new term and self-vote: a barrier, not written yet
+    const votes = rd.messages.filter((m) => m.type === 'vote');
+    expect(votes.length).toBe(2);
+    const termStable = rd.hardState === null; // (the Ready changes the term)
+    expect(termStable).toBe(false);
+    for (const m of rd.messages) expect(sendsBeforePersist(m.type, termStable)).toBe(m.type === 'vote' || m.type === 'pre-vote');
+    // Node 3 grants before the candidate's own write is durable: it wins in memory...
+    for (const m of votes) net.queue.push(m);
+    net.deliver({ to: 3 });
+    net.processReady(3);
+    net.deliver({ from: 3, to: 2 });
+    expect(cand.status().role).toBe('leader');
+    // ...but its appends wait behind the barrier until that write is advanced.
+    expect(cand.hasReady()).toBe(false);
+    // It crashes first: it restarts at the old term and without that vote, and was leader of nothing.
+    const oldTerm = net.get(2).storage.initialState().hardState.term;
+    expect(oldTerm).toBe(rd.hardState?.term === undefined ? -1 : rd.hardState.term - 1);
+    net.crash(2);
+    net.restart(2);
+    expect(net.status(2).term).toBe(oldTerm);
+    expect(net.status(2).role).toBe('follower');
+  });
+
+  it('holds every answer, and every message of a Ready that changes the term but vote requests, until it is durable', () => {
+    const always = ['heartbeat', 'heartbeat-resp', 'read-index', 'read-index-resp', 'app', 'vote', 'pre-vote'] as const;
+    const never = ['app-resp', 'vote-resp', 'pre-vote-resp', 'snap', 'timeout-now'] as const;
+    for (const t of always) expect(sendsBeforePersist(t, true)).toBe(true);
+    for (const t of never) expect([sendsBeforePersist(t, true), sendsBeforePersist(t, false)]).toEqual([false, false]);
+    for (const t of always) expect(sendsBeforePersist(t, false)).toBe(t === 'vote' || t === 'pre-vote');
   });
 });

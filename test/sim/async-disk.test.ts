@@ -160,7 +160,8 @@ describe('async disk simulation', () => {
 
   it('entries replaced while still being written (a slow disk, a new leader) break no invariant', { timeout: 60_000 }, () => {
     let replaced = 0;
-    for (let seed = 1; seed <= 6; seed++) {
+    // Seeds until at least one run replaced entries in flight (seed 12 today; 3 of the first 30 do).
+    for (let seed = 1; seed <= 30 && !(seed > 6 && replaced > 0); seed++) {
       const r = runSimulation({
         seed, nodes: 5, steps: 1500, schedule: overwriteInFlight(1200, 5),
         asyncDisk: { latency: { min: 0, max: 3 }, latencyOf: { 5: { min: 10, max: 30 } }, maxOutstanding: BOUND },
