@@ -12,10 +12,23 @@
  *
  * Decoded entry and snapshot data are views into the input buffer (no copy):
  * they stay valid as long as the caller does not overwrite the input, and
- * holding one keeps the whole frame's memory alive. Copy if you keep it long.
+ * holding one keeps the input's whole ArrayBuffer alive.
+ *
+ * Why views and not copies, although the Raft core's unstable log and the
+ * storage's in-memory log keep received entries until compaction (the cache
+ * copies the values it decodes): a copy per entry costs an allocation and a
+ * memcpy each, and what a view pins is bounded. The transport decodes the
+ * Buffer ws hands it, which nothing writes again (ws unmasks before it
+ * emits, and with the dialer's zero mask not at all): either a slice of one
+ * socket read (Node sizes each read's buffer to the bytes read, at most
+ * 64 KiB, shared only with the frames of that read) or, for a frame spanning
+ * reads, a buffer of exactly the frame (a slice of Node's 8 KiB pool when it
+ * is under 4 KiB). An `app` frame is mostly its entries, so the log holds
+ * little besides them.
  */
 import type { SnapChunk, SnapChunkAck } from '../raft/snapshot-transfer.js';
-import type { ConfState, Entry, EntryType, Message, NodeId } from '../raft/types.js';
+import type { ConfState, Entry, Message, NodeId } from '../raft/types.js';
+import { WS_MAX_HEADER_BYTES, writeWsHeaderBefore } from './ws-frame.js';
 
 /** The first byte of a batch frame: the format version. */
 export const FRAME_VERSION = 1;
@@ -65,6 +78,15 @@ const MESSAGE_PREFIX_BYTES = 21;
 /** Fixed bytes of one entry before its data: term u64, index u64, type u8, length u32. */
 const ENTRY_PREFIX_BYTES = 21;
 
+/**
+ * An encoder buffer: not zero-filled (every byte sent is written first) and
+ * not from Node's shared pool (it may be handed to a socket, see `detach()`).
+ */
+function allocBuffer(size: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(size);
+  return new Uint8Array(b.buffer, b.byteOffset, size);
+}
+
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -90,22 +112,32 @@ function isWellFormed(s: string): boolean {
 }
 
 /**
+ * Bytes kept free in front of every frame, so that the transport can write
+ * the WebSocket header there and send header and frame as one buffer.
+ */
+const HEADROOM = WS_MAX_HEADER_BYTES;
+
+/**
  * Encodes batch frames into one reusable, growable buffer. Use:
  * `begin()`, then `add()` per message, then `finish()` for a view of the
- * frame (valid until the next `begin()`). Invalid messages (ids out of u32,
- * unsafe integers, strings with lone surrogates) throw RangeError and leave
- * the frame as it was before that `add()`.
+ * frame (valid until the next `begin()`), or `finishFramed()` for the frame
+ * behind its WebSocket header. Invalid messages (ids out of u32, unsafe
+ * integers, strings with lone surrogates) throw RangeError and leave the
+ * frame as it was before that `add()`.
  */
 export class FrameEncoder {
   private buf: Uint8Array;
   private view: DataView;
-  private pos = 0;
+  /** Write position in `buf`; the frame starts at HEADROOM. */
+  private pos = HEADROOM;
   private n = 0;
   private open = false;
+  /** The last frame's buffer was handed away (`detach()`): the next `begin()` takes a fresh one. */
+  private detached = false;
 
   constructor(initialCapacity = 4096) {
-    this.buf = new Uint8Array(Math.max(64, initialCapacity));
-    this.view = new DataView(this.buf.buffer);
+    this.buf = allocBuffer(Math.max(64, initialCapacity));
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   /** Messages in the current frame. */
@@ -115,7 +147,7 @@ export class FrameEncoder {
 
   /** Bytes of the current frame so far (header included). */
   get byteLength(): number {
-    return this.pos;
+    return this.pos - HEADROOM;
   }
 
   /** Bytes reserved by the internal buffer. */
@@ -125,12 +157,16 @@ export class FrameEncoder {
 
   /** Starts a new, empty frame (the previous `finish()` view becomes invalid). */
   begin(): void {
-    this.pos = 0;
+    if (this.detached) {
+      this.detached = false;
+      this.setBuffer(allocBuffer(this.buf.length));
+    }
+    this.pos = HEADROOM;
     this.n = 0;
     this.open = true;
     this.reserve(FRAME_HEADER_BYTES);
-    this.buf[0] = FRAME_VERSION;
-    this.pos = FRAME_HEADER_BYTES;
+    this.buf[HEADROOM] = FRAME_VERSION;
+    this.pos = HEADROOM + FRAME_HEADER_BYTES;
   }
 
   /** Appends one message of group `groupId`. Returns the bytes it took. */
@@ -149,7 +185,7 @@ export class FrameEncoder {
 
   /** Removes the last message added if it took `bytes` (used to move it into the next frame). */
   removeLast(bytes: number): void {
-    if (this.n === 0 || bytes > this.pos - FRAME_HEADER_BYTES) throw new RangeError('nothing to remove');
+    if (this.n === 0 || bytes > this.pos - HEADROOM - FRAME_HEADER_BYTES) throw new RangeError('nothing to remove');
     this.pos -= bytes;
     this.n--;
   }
@@ -157,18 +193,45 @@ export class FrameEncoder {
   /** Completes the frame and returns a view of it: valid until the next `begin()`. */
   finish(): Uint8Array {
     if (!this.open) this.begin();
-    this.view.setUint32(1, this.n, true);
+    this.view.setUint32(HEADROOM + 1, this.n, true);
     this.open = false;
-    return this.buf.subarray(0, this.pos);
+    return this.buf.subarray(HEADROOM, this.pos);
+  }
+
+  /**
+   * Completes the frame and returns a view of it behind its WebSocket header
+   * (a final binary frame; `masked`: with the dialer's all-zero mask key, see
+   * ws-frame.ts), ready to be written to the socket as is. Valid until the
+   * next `begin()`, unless `detach()` hands it away.
+   */
+  finishFramed(masked: boolean): Uint8Array {
+    const frame = this.finish();
+    const start = writeWsHeaderBefore(this.buf, HEADROOM, frame.length, masked);
+    return this.buf.subarray(start, this.pos);
+  }
+
+  /**
+   * Gives up the buffer of the frame just finished (its reader still holds
+   * it, e.g. a socket's write queue): the next `begin()` encodes into a new
+   * buffer of the same capacity, and the old one is never written again.
+   */
+  detach(): void {
+    if (this.open) throw new Error('detach() of an unfinished frame');
+    this.detached = true;
   }
 
   /** Drops the internal buffer back to `capacity` bytes if it grew past it (after a huge frame). */
   shrink(capacity: number): void {
     if (this.open || this.buf.length <= capacity) return;
-    this.buf = new Uint8Array(Math.max(64, capacity));
-    this.view = new DataView(this.buf.buffer);
-    this.pos = 0;
+    this.detached = false;
+    this.setBuffer(allocBuffer(Math.max(64, capacity)));
+    this.pos = HEADROOM;
     this.n = 0;
+  }
+
+  private setBuffer(buf: Uint8Array): void {
+    this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
   private reserve(extra: number): void {
@@ -176,10 +239,9 @@ export class FrameEncoder {
     if (need <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < need) size *= 2;
-    const buf = new Uint8Array(size);
+    const buf = allocBuffer(size);
     buf.set(this.buf.subarray(0, this.pos));
-    this.buf = buf;
-    this.view = new DataView(buf.buffer);
+    this.setBuffer(buf);
   }
 
   private u8(v: number): void {
@@ -219,24 +281,38 @@ export class FrameEncoder {
     this.pos = at + 4 + written;
   }
 
-  /** One entry, with a single reserve (the hot loop of AppendEntries). */
-  private entry(e: Entry): void {
-    checkU64(e.term, 'entry term');
-    checkU64(e.index, 'entry index');
-    const data = e.data;
-    const n = data.length;
-    this.reserve(ENTRY_PREFIX_BYTES + n);
+  /**
+   * The entries of an `app` (the hot loop of AppendEntries): one reserve for
+   * all of them, no helper calls per entry. `pos` moves only once all are
+   * written, so a throw leaves the frame as it was.
+   */
+  private entries(list: readonly Entry[]): void {
+    const n = list.length;
+    let dataBytes = 0;
+    for (let i = 0; i < n; i++) dataBytes += list[i]!.data.length;
+    this.reserve(n * ENTRY_PREFIX_BYTES + dataBytes);
+    const buf = this.buf;
     const v = this.view;
     let p = this.pos;
-    v.setUint32(p, e.term % TWO_32, true);
-    v.setUint32(p + 4, Math.floor(e.term / TWO_32), true);
-    v.setUint32(p + 8, e.index % TWO_32, true);
-    v.setUint32(p + 12, Math.floor(e.index / TWO_32), true);
-    this.buf[p + 16] = e.type === 'conf' ? ENTRY_CONF : ENTRY_NORMAL;
-    v.setUint32(p + 17, n, true);
-    p += ENTRY_PREFIX_BYTES;
-    this.buf.set(data, p);
-    this.pos = p + n;
+    for (let i = 0; i < n; i++) {
+      const e = list[i]!;
+      const { term, index, data } = e;
+      checkU64(term, 'entry term');
+      checkU64(index, 'entry index');
+      const len = data.length;
+      const termLo = term >>> 0;
+      const indexLo = index >>> 0;
+      v.setUint32(p, termLo, true);
+      v.setUint32(p + 4, (term - termLo) / TWO_32, true);
+      v.setUint32(p + 8, indexLo, true);
+      v.setUint32(p + 12, (index - indexLo) / TWO_32, true);
+      buf[p + 16] = e.type === 'conf' ? ENTRY_CONF : ENTRY_NORMAL;
+      v.setUint32(p + 17, len, true);
+      p += ENTRY_PREFIX_BYTES;
+      buf.set(data, p);
+      p += len;
+    }
+    this.pos = p;
   }
 
   private nodeIds(ids: readonly NodeId[], what: string): void {
@@ -266,7 +342,7 @@ export class FrameEncoder {
         this.u64(m.logTerm, 'logTerm');
         this.u64(m.commit, 'commit');
         this.u32(m.entries.length, 'entry count');
-        for (const e of m.entries) this.entry(e);
+        this.entries(m.entries);
         return;
       case 'app-resp':
         this.u64(m.index, 'index');
@@ -376,20 +452,44 @@ class FrameReader {
     return out;
   }
 
-  /** One log entry; its data is a view into the frame. */
-  entry(): Entry {
-    const term = this.u64('entry term');
-    const index = this.u64('entry index');
-    this.need(5, 'entry type and length');
-    const t = this.bytes[this.pos]!;
-    if (t !== ENTRY_NORMAL && t !== ENTRY_CONF) throw new FrameError(`unknown entry type ${t} at offset ${this.pos}`);
-    const type: EntryType = t === ENTRY_CONF ? 'conf' : 'normal';
-    const n = this.view.getUint32(this.pos + 1, true);
-    this.pos += 5;
-    this.need(n, 'entry data');
-    const data = new Uint8Array(this.bytes.buffer, this.bytes.byteOffset + this.pos, n);
-    this.pos += n;
-    return { term, index, type, data };
+  /**
+   * `n` log entries (the hot loop of AppendEntries: one bounds check per
+   * entry, no helper calls). Their data are views into the frame.
+   */
+  entries(n: number): Entry[] {
+    const bytes = this.bytes;
+    const v = this.view;
+    const ab = bytes.buffer;
+    const base = bytes.byteOffset;
+    const end = bytes.length;
+    let p = this.pos;
+    const out = new Array<Entry>(n);
+    for (let i = 0; i < n; i++) {
+      if (ENTRY_PREFIX_BYTES > end - p) {
+        this.pos = p;
+        this.need(ENTRY_PREFIX_BYTES, 'entry');
+      }
+      const termHi = v.getUint32(p + 4, true);
+      const indexHi = v.getUint32(p + 12, true);
+      if (termHi > MAX_U64_HIGH) throw new FrameError(`entry term at offset ${p} is not a safe integer`);
+      if (indexHi > MAX_U64_HIGH) throw new FrameError(`entry index at offset ${p + 8} is not a safe integer`);
+      const t = bytes[p + 16]!;
+      if (t !== ENTRY_NORMAL && t !== ENTRY_CONF) throw new FrameError(`unknown entry type ${t} at offset ${p + 16}`);
+      const len = v.getUint32(p + 17, true);
+      const at = p + ENTRY_PREFIX_BYTES;
+      if (len > end - at) {
+        throw new FrameError(`truncated frame: entry data needs ${len} bytes at offset ${at}, ${end - at} left`);
+      }
+      out[i] = {
+        term: termHi * TWO_32 + v.getUint32(p, true),
+        index: indexHi * TWO_32 + v.getUint32(p + 8, true),
+        type: t === ENTRY_CONF ? 'conf' : 'normal',
+        data: new Uint8Array(ab, base + at, len),
+      };
+      p = at + len;
+    }
+    this.pos = p;
+    return out;
   }
 
   str(what: string): string {
@@ -439,9 +539,7 @@ function readMessage(r: FrameReader, groupIds: number[], messages: Message[]): v
       const index = r.u64('index');
       const logTerm = r.u64('logTerm');
       const commit = r.u64('commit');
-      const n = r.count('entry count', ENTRY_PREFIX_BYTES);
-      const entries = new Array<Entry>(n);
-      for (let i = 0; i < n; i++) entries[i] = r.entry();
+      const entries = r.entries(r.count('entry count', ENTRY_PREFIX_BYTES));
       m = { type: 'app', from, to, term, index, logTerm, entries, commit };
       break;
     }

@@ -7,7 +7,9 @@
  * - Mutual HMAC-SHA256 challenge–response on connect (handshake.ts); nothing
  *   is delivered from a socket before it is authenticated.
  * - `send` encodes straight into the peer's pending frame; all messages to a
- *   peer in one event-loop turn leave as one frame (flushed by setImmediate).
+ *   peer in one event-loop turn leave as one frame (flushed by setImmediate),
+ *   written with its WebSocket header in one socket write from the encoder's
+ *   buffer (no copy, no ws.send(); see writeFrame).
  * - Memory is bounded: a message to a peer that is not connected, or whose
  *   socket already buffers more than `maxBufferedBytes`, is dropped and
  *   counted (Raft retransmits). Frames never exceed `maxFrameBytes`.
@@ -21,6 +23,7 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import type { SnapChunk } from '../raft/snapshot-transfer.js';
@@ -91,6 +94,8 @@ const MIN_SECRET_BYTES = 16;
 /** A pending-frame buffer that grew past this is released after its flush. */
 const ENCODER_SHRINK_ABOVE = 1 << 20;
 const ENCODER_INITIAL = 16 << 10;
+/** A frame queued behind others keeps the encoder's buffer only if it fills at least 1/this of it (else: a copy). */
+const DETACH_MIN_FILL = 4;
 /** Room left in a frame for a chunk's header and conf lists. */
 const CHUNK_FRAME_SLACK = 64 << 10;
 
@@ -106,6 +111,18 @@ function toBytes(data: RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return data;
+}
+
+/** ws's socket (an internal field, `_socket`), when it looks like one. */
+function socketOf(ws: WebSocket): Socket | null {
+  const s = (ws as unknown as { _socket?: Socket | null })._socket;
+  return s !== undefined && s !== null && typeof s.write === 'function' ? s : null;
+}
+
+function copyOf(bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(bytes.length);
+  out.set(bytes);
+  return out;
 }
 
 function urlOf(a: PeerAddress): string {
@@ -657,23 +674,59 @@ export class PeerTransport {
     const enc = peer.encoder;
     const n = enc.count;
     if (n === 0) return;
-    const frame = enc.finish();
     const link = peer.link;
     const m = peer.metrics;
     if (link === null || link.ws.readyState !== WebSocket.OPEN) {
+      enc.finish();
       m.droppedNotConnected += n;
       m.messagesDropped += n;
-    } else {
-      // ws may hold the buffer until the socket drains, so it gets its own copy.
-      const out = Buffer.allocUnsafe(frame.length);
-      out.set(frame);
-      link.ws.send(out, { binary: true });
+    } else if (this.writeFrame(link, enc)) {
       m.framesSent++;
       m.messagesSent += n;
-      m.bytesSent += out.length;
+      m.bytesSent += enc.byteLength;
+    } else {
+      m.droppedNotConnected += n;
+      m.messagesDropped += n;
     }
     if (enc.capacity > ENCODER_SHRINK_ABOVE) enc.shrink(ENCODER_INITIAL);
     if (peer.snapshots.outgoingCount > 0) this.pumpSnapshots(peer);
+  }
+
+  /**
+   * Sends the encoder's frame as one WebSocket message; false when the socket
+   * cannot take it (closing). The usual way: the frame behind its header,
+   * straight from the encoder's buffer in one socket write (ws-frame.ts), so
+   * no copy and no ws.send() costs. Frames only go out while ws is OPEN, and
+   * ws writes its own frames (pings, pongs, close) whole and synchronously
+   * too (no compression, no blobs: its sender never queues), so frames never
+   * interleave. Without access to ws's socket (an internal field): a copy
+   * through ws.send().
+   *
+   * The socket may keep what it is given until the peer reads it: then the
+   * encoder lets that buffer go (`detach`). So that a backed-up socket does
+   * not hold a whole encoder buffer per small frame, a frame that will queue
+   * behind others goes as a copy unless it fills a good part of its buffer.
+   */
+  private writeFrame(link: Link, enc: FrameEncoder): boolean {
+    const socket = socketOf(link.ws);
+    if (socket === null) {
+      // ws may hold the buffer until the socket drains, so it gets its own copy.
+      link.ws.send(copyOf(enc.finish()), { binary: true });
+      return true;
+    }
+    const framed = enc.finishFramed(link.role === 'dialer');
+    if (socket.destroyed || !socket.writable) return false;
+    if (socket.writableLength === 0) {
+      socket.write(framed);
+      // Usually the kernel took it all at once and the buffer is free again.
+      if (socket.writableLength !== 0) enc.detach();
+    } else if (framed.length * DETACH_MIN_FILL >= enc.capacity) {
+      socket.write(framed);
+      enc.detach();
+    } else {
+      socket.write(copyOf(framed));
+    }
+    return true;
   }
 
   // ---- chunked snapshots ----
