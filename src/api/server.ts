@@ -6,6 +6,17 @@
  * A socket that sent `watch` also gets `{event: "map", version}` pushes
  * (no `id`) whenever the node adopts a newer shard map.
  * Bad input gets an error frame and never disturbs other requests or sockets.
+ *
+ * Response frames are not sent through ws.send: the frames of one event-loop
+ * turn (a Ready applies hundreds of writes at once) are encoded straight to
+ * bytes (JsonWriter: the UTF-8 of JSON.stringify) behind their WebSocket
+ * headers in the socket's staging buffer, and written at the turn's end
+ * (setImmediate) in one socket write: no string, no ws options object, no
+ * header buffer, no cork and no write request per response. The bytes are
+ * what ws.send would have written (unmasked server frames). ws's own frames
+ * (pong, close) go to the socket directly as whole frames, so frames never
+ * interleave; before the server closes a socket it writes what is staged, so
+ * the responses of the turn still precede its close frame, as with ws.send.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -15,10 +26,13 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import { MetricsText, nodeName } from '../node/index.js';
 import type { CacheNode, Logger } from '../node/index.js';
+import { JsonWriter, appendJsonFrame, socketOf, writeStaged } from '../protocol/index.js';
 import { badRequest, wireError } from './errors.js';
 import { isOp, parseRequest } from './schema.js';
+import type { RequestOf } from './schema.js';
+import { parsePutBytes } from './put-bytes.js';
 import { dispatch, errorResponse, MAP_VERSION, PROTOCOL_VERSION, statusFields } from './requests.js';
-import type { Limits, ReplyTo, Response } from './requests.js';
+import type { Limits, NodeRequest, ReplyTo, Response } from './requests.js';
 
 export const CLIENT_PATH = '/v1';
 /** WebSocket close codes. */
@@ -26,8 +40,11 @@ export const CLOSE_POLICY = 1008;
 export const CLOSE_TOO_BIG = 1009;
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_TRY_AGAIN = 1013;
-/** Unread response bytes a client socket may hold before it is closed (1013). */
+/** Unread response bytes a client socket may hold before it is closed (1013), by default. */
 const MAX_BUFFERED_BYTES = 64 << 20;
+/** A socket's staging buffer: its first size, and the size beyond which it is dropped after a flush. */
+const STAGE_INITIAL = 4096;
+const STAGE_KEEP_MAX = 256 << 10;
 
 export interface ApiServerOptions {
   readonly host: string;
@@ -38,6 +55,8 @@ export interface ApiServerOptions {
   /** When set, clients must authenticate (hello frame or Authorization: Bearer). */
   readonly token?: string | undefined;
   readonly logger: Logger;
+  /** Unread response bytes a client socket may hold before it is closed with 1013 (default 64 MiB). */
+  readonly maxBufferedBytes?: number | undefined;
 }
 
 /**
@@ -45,7 +64,11 @@ export interface ApiServerOptions {
  * (ReplyTo), so that a request needs no callback of its own.
  */
 class ClientState implements ReplyTo {
-  /** Set while `socket` is corked (until setImmediate). */
+  /** The response frames of this turn, not yet written; null when ws's socket is not reachable (then ws.send). */
+  readonly staged: JsonWriter | null;
+  /** Set while the socket waits for the end-of-turn flush (it is in the server's list). */
+  queued = false;
+  /** Fallback (no staging): set while `socket` is corked (until setImmediate). */
   corked = false;
   /** Set while the socket watches the map (`watch`): cancels the node subscription. */
   unwatch: (() => void) | null = null;
@@ -58,7 +81,10 @@ class ClientState implements ReplyTo {
     readonly socket: Duplex,
     public authed: boolean,
     private readonly deliver: (state: ClientState, r: Response) => void,
-  ) {}
+  ) {
+    // Stage only when ws writes to this very socket (an internal field: else ws.send frames each response).
+    this.staged = socketOf(ws) === socket ? new JsonWriter(STAGE_INITIAL, STAGE_KEEP_MAX) : null;
+  }
 
   reply(r: Response): void {
     this.deliver(this, r);
@@ -92,6 +118,7 @@ export class ApiServer {
   private readonly wss: WebSocketServer;
   private readonly clients = new Map<WebSocket, ClientState>();
   private readonly tokenDigest: Buffer | null;
+  private readonly maxBufferedBytes: number;
   private node: CacheNode | null = null;
   private boundPort = 0;
   private closed = false;
@@ -100,10 +127,21 @@ export class ApiServer {
   private readonly errorsByCode = new Map<string, number>();
   private watching = 0;
   private mapPushes = 0;
+  /** Sockets with staged frames, written at the end of the turn. */
+  private readonly toFlush: ClientState[] = [];
+  private flushQueued = false;
+  private readonly flushTurn = (): void => {
+    this.flushQueued = false;
+    const list = this.toFlush;
+    // (a flush never stages more, so the list does not grow while it is walked)
+    for (let i = 0; i < list.length; i++) this.flush(list[i] as ClientState);
+    list.length = 0;
+  };
 
   private constructor(opts: ApiServerOptions) {
     this.opts = opts;
     this.tokenDigest = opts.token === undefined ? null : digest(opts.token);
+    this.maxBufferedBytes = opts.maxBufferedBytes ?? MAX_BUFFERED_BYTES;
     this.http = createServer((req, res) => {
       try {
         this.onHttp(req, res);
@@ -210,6 +248,7 @@ export class ApiServer {
     ws.on('close', () => {
       this.clients.delete(ws);
       this.unwatch(state);
+      state.staged?.reset();
     });
   }
 
@@ -225,11 +264,7 @@ export class ApiServer {
     return timingSafeEqual(digest(token), this.tokenDigest);
   }
 
-  /**
-   * Sends one response frame. All responses to a socket in one event-loop turn
-   * leave in one write: the socket is corked on the first and uncorked by
-   * setImmediate (a Ready applies hundreds of writes at once).
-   */
+  /** Sends one response frame (at the end of the turn, with the socket's other frames of this turn). */
   private send(ws: WebSocket, state: ClientState, r: Response): void {
     if (!r.ok) this.errorsByCode.set(r.error.code, (this.errorsByCode.get(r.error.code) ?? 0) + 1);
     this.sendFrame(ws, state, r);
@@ -246,9 +281,22 @@ export class ApiServer {
 
   private sendFrame(ws: WebSocket, state: ClientState, r: Response | MapEvent): void {
     if (ws.readyState !== WebSocket.OPEN) return;
-    if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+    const staged = state.staged;
+    if (ws.bufferedAmount + (staged === null ? 0 : staged.len) > this.maxBufferedBytes) {
       // The client does not read its responses: drop it rather than buffer without bound.
-      ws.close(CLOSE_TRY_AGAIN, 'too many unread responses');
+      this.closeSocket(state, CLOSE_TRY_AGAIN, 'too many unread responses');
+      return;
+    }
+    if (staged !== null) {
+      appendJsonFrame(staged, r, false); // server frames are not masked
+      if (!state.queued) {
+        state.queued = true;
+        this.toFlush.push(state);
+        if (!this.flushQueued) {
+          this.flushQueued = true;
+          setImmediate(this.flushTurn);
+        }
+      }
       return;
     }
     if (!state.corked) {
@@ -259,7 +307,38 @@ export class ApiServer {
     ws.send(JSON.stringify(r));
   }
 
+  /** Writes the socket's staged frames in one write (nothing once ws is closing or closed). Never throws. */
+  private flush(state: ClientState): void {
+    state.queued = false;
+    const staged = state.staged;
+    if (staged === null || staged.len === 0) return;
+    if (state.ws.readyState !== WebSocket.OPEN) {
+      staged.reset();
+      return;
+    }
+    try {
+      writeStaged(state.socket, staged);
+    } catch (e) {
+      this.opts.logger.error({ err: e instanceof Error ? (e.stack ?? e.message) : String(e) }, 'writing responses failed');
+    }
+  }
+
+  /** Closes the socket after the frames staged for it (they precede the close frame, as with ws.send). */
+  private closeSocket(state: ClientState, code: number, reason: string): void {
+    this.flush(state);
+    state.ws.close(code, reason);
+  }
+
   private onFrame(ws: WebSocket, state: ClientState, data: RawData, isBinary: boolean): void {
+    // The hot path: a put of an authenticated socket read straight from its bytes (put-bytes.ts; else null).
+    if (!isBinary && state.authed && Buffer.isBuffer(data)) {
+      const put = parsePutBytes(data);
+      if (put !== null) {
+        this.count('put');
+        this.execute(ws, state, put);
+        return;
+      }
+    }
     if (isBinary) {
       this.send(ws, state, errorResponse(null, badRequest('frame: binary frames are not accepted; send JSON text')));
       return;
@@ -295,7 +374,7 @@ export class ApiServer {
       const ok = parsed.ok && parsed.req.op === 'hello' && this.tokenOk(parsed.req.token);
       if (!ok) {
         this.send(ws, state, errorResponse(id, wireError('UNAUTHORIZED', 'a hello frame with the cluster token must come first', true)));
-        ws.close(CLOSE_POLICY, 'unauthorized');
+        this.closeSocket(state, CLOSE_POLICY, 'unauthorized');
         return;
       }
       state.authed = true;
@@ -305,11 +384,11 @@ export class ApiServer {
       return;
     }
     const req = parsed.req;
-    const node = this.node;
     if (req.op === 'hello') {
+      const node = this.node;
       if (!this.tokenOk(req.token)) {
         this.send(ws, state, errorResponse(id, wireError('UNAUTHORIZED', 'wrong token', true)));
-        ws.close(CLOSE_POLICY, 'unauthorized');
+        this.closeSocket(state, CLOSE_POLICY, 'unauthorized');
         return;
       }
       this.send(ws, state, {
@@ -321,6 +400,13 @@ export class ApiServer {
       });
       return;
     }
+    this.execute(ws, state, req);
+  }
+
+  /** Runs a valid request of an authenticated socket (all but hello). */
+  private execute(ws: WebSocket, state: ClientState, req: NodeRequest | RequestOf<'watch'>): void {
+    const id = req.id;
+    const node = this.node;
     if (node === null) {
       this.send(ws, state, errorResponse(id, wireError('UNAVAILABLE', 'node is starting', true)));
       return;
@@ -334,7 +420,7 @@ export class ApiServer {
       dispatch(node, req, this.opts.limits, state);
     } catch (e) {
       // A throw out of dispatch means it did not reply (a bug): answer for it.
-      this.opts.logger.error({ err: e instanceof Error ? (e.stack ?? e.message) : String(e), op }, 'request failed');
+      this.opts.logger.error({ err: e instanceof Error ? (e.stack ?? e.message) : String(e), op: req.op }, 'request failed');
       this.send(ws, state, errorResponse(id, wireError('INTERNAL', e instanceof Error ? e.message : String(e), false)));
     }
   }
@@ -383,7 +469,7 @@ export class ApiServer {
     this.closed = true;
     for (const [ws, state] of this.clients) {
       this.unwatch(state); // the node may outlive the server: drop its listeners now
-      ws.close(CLOSE_GOING_AWAY, 'server shutting down');
+      this.closeSocket(state, CLOSE_GOING_AWAY, 'server shutting down');
     }
     await new Promise<void>((resolve) => {
       this.http.close(() => resolve());

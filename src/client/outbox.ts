@@ -15,9 +15,8 @@
  * to the socket, so frames never interleave within a frame). Without access to
  * ws's socket (an internal field) it falls back to ws.send().
  */
-import type { Socket } from 'node:net';
 import WebSocket from 'ws';
-import { JsonWriter } from './json-writer.js';
+import { JsonWriter, appendJsonFrame, socketOf, writeStaged } from '../protocol/index.js';
 
 export class Outbox {
   /** The frames queued for `ws`, header and payload each, back to back. */
@@ -39,21 +38,7 @@ export class Outbox {
       ws.send(JSON.stringify(frame)); // (no access to the socket: ws frames it)
       return;
     }
-    const w = this.staged;
-    const start = w.len;
-    w.reserve(MAX_HEADER);
-    w.len += MAX_HEADER; // room for the longest header; the payload moves back if it needs less
-    try {
-      w.value(frame);
-    } catch (e) {
-      w.len = start;
-      throw e;
-    }
-    const payload = w.len - start - MAX_HEADER;
-    const header = headerSize(payload);
-    if (header < MAX_HEADER) w.buf.copyWithin(start + header, start + MAX_HEADER, w.len);
-    writeHeader(w.buf, start, payload);
-    w.len = start + header + payload;
+    appendJsonFrame(this.staged, frame, true); // masked, all-zero key
     if (!this.queued) {
       this.queued = true;
       setImmediate(this.flushLater);
@@ -71,51 +56,9 @@ export class Outbox {
     const w = this.staged;
     const ws = this.ws;
     if (w.len === 0 || ws === undefined) return;
-    try {
-      // Closing or closed: nothing goes out (as with ws.send); the socket's loss fails the requests.
-      if (ws.readyState !== WebSocket.OPEN) return;
-      const socket = socketOf(ws);
-      if (socket === undefined || socket.destroyed || !socket.writable) return;
-      const out = Buffer.allocUnsafe(w.len);
-      w.buf.copy(out, 0, 0, w.len);
-      socket.write(out);
-    } finally {
-      w.reset();
-    }
+    // Closing or closed: nothing goes out (as with ws.send); the socket's loss fails the requests.
+    const socket = ws.readyState === WebSocket.OPEN ? socketOf(ws) : undefined;
+    if (socket === undefined) w.reset();
+    else writeStaged(socket, w);
   }
-}
-
-const MAX_HEADER = 14;
-
-/** Header bytes of a masked frame with a `len`-byte payload (mask key included). */
-export function headerSize(len: number): number {
-  return (len < 126 ? 2 : len < 65536 ? 4 : 10) + 4;
-}
-
-/** Writes the header of a final, masked text frame (all-zero mask key) at `off`; returns the payload's offset. */
-export function writeHeader(buf: Buffer, off: number, len: number): number {
-  buf[off++] = 0x81; // FIN, text
-  if (len < 126) {
-    buf[off++] = 0x80 | len;
-  } else if (len < 65536) {
-    buf[off++] = 0x80 | 126;
-    buf[off++] = len >>> 8;
-    buf[off++] = len & 0xff;
-  } else {
-    buf[off++] = 0x80 | 127;
-    buf.writeUInt32BE(Math.floor(len / 0x100000000), off);
-    buf.writeUInt32BE(len >>> 0, off + 4);
-    off += 8;
-  }
-  buf[off++] = 0;
-  buf[off++] = 0;
-  buf[off++] = 0;
-  buf[off++] = 0;
-  return off;
-}
-
-/** ws's socket (an internal field), when it looks like one. */
-export function socketOf(ws: WebSocket | undefined): Socket | undefined {
-  const s = (ws as unknown as { _socket?: Socket } | undefined)?._socket;
-  return s !== undefined && s !== null && typeof s.write === 'function' ? s : undefined;
 }

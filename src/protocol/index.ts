@@ -18,3 +18,7 @@ export type ProtocolErrorCode =
   // extensions (definite: the state did not change)
   | 'NOT_INTEGER'
   | 'OUT_OF_RANGE';
+
+export { JsonWriter } from './json-writer.js';
+export { MAX_FRAME_HEADER, appendJsonFrame, frameHeaderSize, socketOf, writeFrameHeader, writeStaged } from './frames.js';
+export type { FrameSink } from './frames.js';

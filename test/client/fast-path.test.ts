@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { RaftcacheClient } from '../../src/client/index.js';
-import { Outbox, headerSize, writeHeader } from '../../src/client/outbox.js';
+import { Outbox } from '../../src/client/outbox.js';
+import { frameHeaderSize, writeFrameHeader } from '../../src/protocol/index.js';
 import { FakeNode } from './fake-server.js';
 import type { Frame } from './fake-server.js';
 import { rejection } from './fake-setup.js';
@@ -165,8 +166,8 @@ describe('fast path: first attempt not ok', () => {
 describe('outbox', () => {
   function ourBytes(text: string): Buffer {
     const len = Buffer.byteLength(text, 'utf8');
-    const buf = Buffer.alloc(headerSize(len) + len);
-    const off = writeHeader(buf, 0, len);
+    const buf = Buffer.alloc(frameHeaderSize(len, true) + len);
+    const off = writeFrameHeader(buf, 0, len, true);
     buf.write(text, off, 'utf8');
     return buf;
   }

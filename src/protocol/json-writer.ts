@@ -28,16 +28,24 @@ const INITIAL = 4096;
 const KEEP_MAX = 1 << 20;
 
 export class JsonWriter {
-  buf: Buffer = Buffer.allocUnsafe(INITIAL);
+  buf: Buffer;
   /** Bytes written so far. */
   len = 0;
   private depth = 0;
+
+  /** `initial`: the buffer's first size; `keepMax`: beyond this size reset() drops the buffer for a new one of `initial` bytes. */
+  constructor(
+    private readonly initial = INITIAL,
+    private readonly keepMax = KEEP_MAX,
+  ) {
+    this.buf = Buffer.allocUnsafe(initial);
+  }
 
   /** Makes room for `n` more bytes. */
   reserve(n: number): void {
     const need = this.len + n;
     if (need <= this.buf.length) return;
-    let size = this.buf.length * 2;
+    let size = Math.max(this.buf.length * 2, 64);
     while (size < need) size *= 2;
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.len);
@@ -48,7 +56,7 @@ export class JsonWriter {
   reset(): void {
     this.len = 0;
     this.depth = 0;
-    if (this.buf.length > KEEP_MAX) this.buf = Buffer.allocUnsafe(INITIAL);
+    if (this.buf.length > this.keepMax) this.buf = Buffer.allocUnsafe(this.initial);
   }
 
   /** Appends the JSON of `v`, which must not be undefined, a function or a symbol (JSON.stringify gives no text for those). */
@@ -159,9 +167,14 @@ export class JsonWriter {
     this.utf8(text ?? 'null');
   }
 
+  /** `s` is ASCII (literals, number text): copied by a JS loop (a native write costs more for a few bytes). */
   private ascii(s: string): void {
-    this.reserve(s.length);
-    this.len += this.buf.write(s, this.len, 'latin1');
+    const n = s.length;
+    this.reserve(n);
+    const buf = this.buf;
+    let at = this.len;
+    for (let i = 0; i < n; i++) buf[at++] = s.charCodeAt(i);
+    this.len = at;
   }
 
   private utf8(s: string): void {

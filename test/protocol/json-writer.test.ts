@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { JsonWriter } from '../../src/client/json-writer.js';
+import { JsonWriter } from '../../src/protocol/json-writer.js';
 
 function written(v: unknown): Buffer {
   const w = new JsonWriter();
