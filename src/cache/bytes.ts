@@ -135,26 +135,49 @@ export class ByteWriter {
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Decodes strict UTF-8; short ASCII takes a fast path. Throws DecodeError. */
-export function decodeUtf8(bytes: Uint8Array, start: number, end: number): string {
-  if (end - start <= 32) {
-    let s = '';
-    let ascii = true;
-    for (let i = start; i < end; i++) {
-      const b = bytes[i] as number;
-      if (b >= 0x80) {
-        ascii = false;
-        break;
-      }
-      s += String.fromCharCode(b);
-    }
-    if (ascii) return s;
+type Latin1Slice = (this: Uint8Array, start: number, end: number) => string;
+/**
+ * Node's Buffer#latin1Slice (what buf.toString('latin1') calls): one native
+ * call that makes a flat one-byte string, for any Uint8Array. Not in the
+ * typings, so looked up defensively (absent outside Node: TextDecoder).
+ */
+const latin1Slice: Latin1Slice | undefined = (() => {
+  const proto: unknown = typeof Buffer === 'function' ? Buffer.prototype : undefined;
+  const f = (proto as { latin1Slice?: unknown } | undefined)?.latin1Slice;
+  if (typeof f !== 'function') return undefined;
+  try {
+    return (f as Latin1Slice).call(new Uint8Array([0x6f, 0x6b]), 0, 2) === 'ok' ? (f as Latin1Slice) : undefined;
+  } catch {
+    return undefined;
   }
+})();
+
+/**
+ * Strict UTF-8 of bytes[start, end), or null when it is not well-formed.
+ * ASCII (the usual key) is one scan and one native call: a flat string, no
+ * per-character concatenation (which builds cons strings a Map must flatten).
+ */
+export function tryDecodeUtf8(bytes: Uint8Array, start: number, end: number): string | null {
+  let ascii = true;
+  for (let i = start; i < end; i++) {
+    if ((bytes[i] as number) >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii && latin1Slice !== undefined) return latin1Slice.call(bytes, start, end);
   try {
     return utf8Decoder.decode(bytes.subarray(start, end));
   } catch {
-    throw new DecodeError('invalid UTF-8 in string');
+    return null;
   }
+}
+
+/** Decodes strict UTF-8. Throws DecodeError. */
+export function decodeUtf8(bytes: Uint8Array, start: number, end: number): string {
+  const s = tryDecodeUtf8(bytes, start, end);
+  if (s === null) throw new DecodeError('invalid UTF-8 in string');
+  return s;
 }
 
 /** Reads what ByteWriter wrote from one buffer. Every read is bounds-checked. */
@@ -182,24 +205,27 @@ export class ByteReader {
     return f64[0] as number;
   }
 
-  varuint(what = 'varint'): number {
+  /** `what` + `suffix` names the field in errors (joined only on error: no string per read). */
+  varuint(what = 'varint', suffix = ''): number {
+    const buf = this.buf;
     let value = 0;
     let mul = 1;
     for (let i = 0; i < 8; i++) {
-      const b = this.u8(what);
+      if (this.pos >= buf.length) throw new DecodeError(`truncated input: missing ${what}${suffix}`);
+      const b = buf[this.pos++] as number;
       value += (b & 0x7f) * mul;
       if (b < 0x80) {
-        if (!Number.isSafeInteger(value)) throw new DecodeError(`${what} out of range`);
-        if (i > 0 && b === 0) throw new DecodeError(`${what} is not minimally encoded`);
+        if (!Number.isSafeInteger(value)) throw new DecodeError(`${what}${suffix} out of range`);
+        if (i > 0 && b === 0) throw new DecodeError(`${what}${suffix} is not minimally encoded`);
         return value;
       }
       mul *= 0x80;
     }
-    throw new DecodeError(`${what} too long`);
+    throw new DecodeError(`${what}${suffix} too long`);
   }
 
   bytes(what = 'bytes'): Uint8Array {
-    const len = this.varuint(`${what} length`);
+    const len = this.varuint(what, ' length');
     this.need(len, what);
     const out = this.buf.slice(this.pos, this.pos + len);
     this.pos += len;
@@ -207,7 +233,7 @@ export class ByteReader {
   }
 
   string(what = 'string'): string {
-    const len = this.varuint(`${what} length`);
+    const len = this.varuint(what, ' length');
     this.need(len, what);
     const s = decodeUtf8(this.buf, this.pos, this.pos + len);
     this.pos += len;

@@ -22,7 +22,7 @@
  */
 import { ByteReader, ByteWriter, DecodeError, strictUtf8Length } from './bytes.js';
 import { validateRingRanges } from './ring-ranges.js';
-import type { Command, CommandResult, ErrorCode, RingRange, SessionRef } from './types.js';
+import type { Command, CommandResult, ErrorCode, PutCommand, RingRange, SessionRef } from './types.js';
 
 export const COMMAND_CODEC_VERSION = 1;
 
@@ -107,6 +107,8 @@ export function validateExceptPutKey(cmd: Command): string | null {
 }
 
 const writer = new ByteWriter(256);
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
 
 function writeSession(w: ByteWriter, s: SessionRef | undefined): void {
   if (s === undefined) return;
@@ -120,23 +122,111 @@ function sessionFlags(s: SessionRef | undefined): number {
   return FLAG_SESSION | (s.firstIncomplete !== undefined ? FLAG_FIRST_INCOMPLETE : 0);
 }
 
-/** Encodes a command. Throws CommandCodecError when it is invalid. */
+function varuintLength(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+}
+
+function putVaruint(out: Uint8Array, pos: number, v: number): number {
+  while (v >= 0x80) {
+    out[pos++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  out[pos++] = v;
+  return pos;
+}
+
+/** Encoded commands up to this size share chunks (see allocEncoded). */
+const SHARED_MAX_BYTES = 2048;
+const SHARED_CHUNK_BYTES = 64 * 1024;
+let chunk = new Uint8Array(0);
+let chunkPos = 0;
+
+/**
+ * Room for one encoded command. Small ones are consecutive views into a
+ * shared 64 KiB chunk: one small heap object each instead of an ArrayBuffer
+ * of their own (malloc, free, and the GC's ArrayBuffer tracking). Bytes are
+ * never reused: a chunk lives while any command in it does. Log entries are
+ * dropped in log order (compaction), so chunks are freed in order too, and at
+ * most one chunk is partly wasted.
+ */
+function allocEncoded(size: number): Uint8Array {
+  if (size > SHARED_MAX_BYTES) return new Uint8Array(size);
+  if (chunkPos + size > chunk.length) {
+    chunk = new Uint8Array(SHARED_CHUNK_BYTES);
+    chunkPos = 0;
+  }
+  const out = chunk.subarray(chunkPos, chunkPos + size);
+  chunkPos += size;
+  return out;
+}
+
+/**
+ * encodeCommand of a valid put (validateExceptPutKey passed): sizes the output
+ * exactly and writes it once (no growable buffer, no final copy), scanning the
+ * key once for both its UTF-8 length and well-formedness.
+ */
+function encodePut(cmd: PutCommand): Uint8Array {
+  const key = cmd.key;
+  const keyLen = strictUtf8Length(key);
+  if (keyLen < 0) throw new CommandCodecError('key must be a well-formed string');
+  const { value, ttlMs, session } = cmd;
+  let size = 3 + 8 + varuintLength(keyLen) + keyLen + varuintLength(value.length) + value.length;
+  if (ttlMs !== undefined) size += varuintLength(ttlMs);
+  if (session !== undefined) {
+    size += varuintLength(session.client) + varuintLength(session.seq);
+    if (session.firstIncomplete !== undefined) size += varuintLength(session.firstIncomplete);
+  }
+  const out = allocEncoded(size);
+  out[0] = COMMAND_CODEC_VERSION;
+  out[1] = OPCODES.put;
+  out[2] = (ttlMs !== undefined ? FLAG_TTL : 0) | sessionFlags(session);
+  f64[0] = cmd.ts;
+  out.set(f64Bytes, 3);
+  let pos = 11;
+  if (session !== undefined) {
+    pos = putVaruint(out, pos, session.client);
+    pos = putVaruint(out, pos, session.seq);
+    if (session.firstIncomplete !== undefined) pos = putVaruint(out, pos, session.firstIncomplete);
+  }
+  pos = putVaruint(out, pos, keyLen);
+  if (keyLen === key.length) {
+    for (let i = 0; i < keyLen; i++) out[pos + i] = key.charCodeAt(i);
+    pos += keyLen;
+  } else {
+    const w = writer;
+    w.reset();
+    w.string(key);
+    const encoded = w.view();
+    // w.string wrote the length prefix too: skip it.
+    out.set(encoded.subarray(encoded.length - keyLen), pos);
+    pos += keyLen;
+  }
+  pos = putVaruint(out, pos, value.length);
+  out.set(value, pos);
+  pos += value.length;
+  if (ttlMs !== undefined) putVaruint(out, pos, ttlMs);
+  return out;
+}
+
+/**
+ * Encodes a command. Throws CommandCodecError when it is invalid. The bytes of
+ * a put up to 2 KiB are a view into a shared chunk (see allocEncoded): never
+ * write into them, nor transfer or use their `.buffer` beyond their range.
+ */
 export function encodeCommand(cmd: Command): Uint8Array {
-  const problem = validateCommand(cmd);
+  const problem = validateExceptPutKey(cmd);
   if (problem !== null) throw new CommandCodecError(problem);
+  if (cmd.type === 'put') return encodePut(cmd);
   const w = writer;
   w.reset();
   w.u8(COMMAND_CODEC_VERSION);
   w.u8(OPCODES[cmd.type]);
   switch (cmd.type) {
-    case 'put':
-      w.u8((cmd.ttlMs !== undefined ? FLAG_TTL : 0) | sessionFlags(cmd.session));
-      w.f64(cmd.ts);
-      writeSession(w, cmd.session);
-      w.string(cmd.key);
-      w.bytes(cmd.value);
-      if (cmd.ttlMs !== undefined) w.varuint(cmd.ttlMs);
-      break;
     case 'delete':
       w.u8(sessionFlags(cmd.session));
       w.f64(cmd.ts);

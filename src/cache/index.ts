@@ -11,6 +11,7 @@ export {
   textValue,
   valueText,
 } from './command.js';
+export { CommandDecoder } from './command-decoder.js';
 export { SnapshotError, SNAPSHOT_VERSION, DEFAULT_SNAPSHOT_CHUNK_SIZE } from './snapshot.js';
 export { LruCache, LruStore, utf8Length } from './lru.js';
 export type { LruCacheOptions } from './lru.js';

@@ -7,6 +7,11 @@
  *
  * Slot 0 is the list sentinel: next[0] is the least recently used slot,
  * prev[0] the most recently used one. Real entries use slots 1..capacity-1.
+ *
+ * Value ownership: a value stored with `owned = true` is a private copy that
+ * no one else references, so an overwrite of the same length may copy into it
+ * (overwriteOwned) instead of allocating. valueAt() hands the array out and
+ * therefore clears the mark: an array a caller holds is never mutated.
  */
 
 const EMPTY_VALUE: Uint8Array = new Uint8Array(0);
@@ -19,6 +24,8 @@ export class LruStore {
   private prev: Int32Array;
   private next: Int32Array;
   private sizes: Float64Array;
+  /** Per slot: 1 when values[slot] is a private copy never handed out (see overwriteOwned). */
+  private owned: Uint8Array;
   /** Head of the free list (chained through `next`), or NO_SLOT. */
   private freeHead = NO_SLOT;
   /** Slots below this were handed out at least once; slots above it are fresh. */
@@ -32,6 +39,7 @@ export class LruStore {
     this.prev = new Int32Array(cap);
     this.next = new Int32Array(cap);
     this.sizes = new Float64Array(cap);
+    this.owned = new Uint8Array(cap);
   }
 
   /** Number of slots (including the sentinel); per-slot side arrays must be at least this long. */
@@ -58,8 +66,15 @@ export class LruStore {
     return this.keys[slot] as string;
   }
 
+  /** The value at `slot`. It is handed out: from now on it is never written into. */
   valueAt(slot: number): Uint8Array {
+    this.owned[slot] = 0;
     return this.values[slot] as Uint8Array;
+  }
+
+  /** Length of the value at `slot` (does not hand it out). */
+  valueLengthAt(slot: number): number {
+    return (this.values[slot] as Uint8Array).length;
   }
 
   sizeAt(slot: number): number {
@@ -84,11 +99,15 @@ export class LruStore {
     return s === 0 ? NO_SLOT : s;
   }
 
-  /** Inserts an absent key as the most recently used entry; returns its slot. */
-  insert(key: string, value: Uint8Array, size: number): number {
+  /**
+   * Inserts an absent key as the most recently used entry; returns its slot.
+   * owned: `value` is a private copy nobody else references (see overwriteOwned).
+   */
+  insert(key: string, value: Uint8Array, size: number, owned = false): number {
     const slot = this.allocSlot();
     this.keys[slot] = key;
     this.values[slot] = value;
+    this.owned[slot] = owned ? 1 : 0;
     this.sizes[slot] = size;
     this.totalBytes += size;
     this.index.set(key, slot);
@@ -96,11 +115,29 @@ export class LruStore {
     return slot;
   }
 
-  /** Replaces the value of an existing slot (recency unchanged). */
-  setValue(slot: number, value: Uint8Array, size: number): void {
+  /** Replaces the value of an existing slot (recency unchanged). owned: as for insert. */
+  setValue(slot: number, value: Uint8Array, size: number, owned = false): void {
     this.totalBytes += size - (this.sizes[slot] as number);
     this.values[slot] = value;
+    this.owned[slot] = owned ? 1 : 0;
     this.sizes[slot] = size;
+  }
+
+  /**
+   * Replaces the value of an existing slot with src[start, end) by copying into
+   * the stored array, when that array is a private copy of exactly that length;
+   * returns false (and changes nothing) otherwise. Recency unchanged.
+   */
+  overwriteOwned(slot: number, src: Uint8Array, start: number, end: number, size: number): boolean {
+    if (this.owned[slot] !== 1) return false;
+    const value = this.values[slot] as Uint8Array;
+    const n = end - start;
+    if (value.length !== n) return false;
+    if (n <= 128) for (let i = 0; i < n; i++) value[i] = src[start + i] as number;
+    else value.set(src.subarray(start, end));
+    this.totalBytes += size - (this.sizes[slot] as number);
+    this.sizes[slot] = size;
+    return true;
   }
 
   moveToMru(slot: number): void {
@@ -115,6 +152,7 @@ export class LruStore {
     this.totalBytes -= this.sizes[slot] as number;
     this.keys[slot] = '';
     this.values[slot] = EMPTY_VALUE;
+    this.owned[slot] = 0;
     this.sizes[slot] = 0;
     this.next[slot] = this.freeHead;
     this.freeHead = slot;
@@ -156,6 +194,9 @@ export class LruStore {
     const sizes = new Float64Array(cap);
     sizes.set(this.sizes);
     this.sizes = sizes;
+    const owned = new Uint8Array(cap);
+    owned.set(this.owned);
+    this.owned = owned;
     for (let i = this.keys.length; i < cap; i++) {
       this.keys.push('');
       this.values.push(EMPTY_VALUE);

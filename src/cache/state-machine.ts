@@ -32,12 +32,17 @@
  * clock, expiry, session record: a client retries on the right shard with the
  * same seq); touch finds no such key (none is ever stored).
  *
- * Ownership: the state machine keeps the Uint8Array values of applied commands
- * as they are, and reads return the stored arrays; neither may be mutated.
+ * Ownership: the state machine keeps the Uint8Array values of commands applied
+ * with apply() as they are, and reads return the stored arrays; neither may be
+ * mutated. applyEncoded/applyDecoded copy a put's value out of the entry bytes
+ * (no value ever pins a foreign buffer); an overwrite of such a private copy
+ * by a value of the same length reuses its memory, unless a read handed the
+ * array out (see LruStore.overwriteOwned).
  */
 import { hashKey } from '../shard/index.js';
 import { strictUtf8Length } from './bytes.js';
-import { CommandCodecError, decodeCommand, DONE, errorResult, validateExceptPutKey, valueText } from './command.js';
+import { CommandCodecError, DONE, errorResult, validateExceptPutKey, valueText } from './command.js';
+import { CommandDecoder } from './command-decoder.js';
 import { ExpiryHeap } from './expiry-heap.js';
 import { LruStore } from './lru.js';
 import { RingRangeSet } from './ring-ranges.js';
@@ -116,6 +121,8 @@ export class CacheStateMachine {
   private notOwned: RingRangeSet = RingRangeSet.EMPTY;
   /** Produced by the last applied split, until takeSplit() (not state). */
   private pendingSplit: CacheStateMachine | null = null;
+  /** applyEncoded's decoder (reused: no per-entry decoder object). */
+  private readonly decoder = new CommandDecoder();
 
   constructor(config: CacheConfig) {
     this.config = resolveCacheConfig(config);
@@ -245,17 +252,46 @@ export class CacheStateMachine {
     return this.applyValid(index, cmd);
   }
 
-  /** Decodes and applies a log entry's payload. Undecodable bytes give INVALID_COMMAND. */
+  /**
+   * Decodes and applies a log entry's payload. Undecodable bytes give INVALID_COMMAND.
+   * Same state and result as apply(index, decodeCommand(bytes)), with less work per put.
+   */
   applyEncoded(index: number, bytes: Uint8Array): CommandResult {
-    this.beginApply(index);
-    let cmd: Command;
+    const d = this.decoder;
     try {
-      cmd = decodeCommand(bytes);
+      d.decode(bytes);
     } catch (e) {
-      if (e instanceof CommandCodecError) return errorResult('INVALID_COMMAND', e.message);
+      if (e instanceof CommandCodecError) {
+        this.beginApply(index);
+        return errorResult('INVALID_COMMAND', e.message);
+      }
       throw e;
     }
-    return this.applyValid(index, cmd);
+    const result = this.applyDecoded(index, d);
+    d.release();
+    return result;
+  }
+
+  /**
+   * Applies what `d` decoded (d.decode() succeeded). Same state and result as
+   * apply(index, d.toCommand()); a put is applied from the entry bytes, its
+   * value copied into memory the cache owns. `d` is not changed.
+   */
+  applyDecoded(index: number, d: CommandDecoder): CommandResult {
+    this.beginApply(index);
+    if (d.command !== null) return this.applyValid(index, d.command);
+    if (this.notOwned.size !== 0 && !this.owns(d.key)) {
+      return errorResult('WRONG_SHARD', `key ${JSON.stringify(d.key)} was split off to another shard`);
+    }
+    if (d.ts > this.clock) this.advanceClock(d.ts);
+    const client = d.client;
+    if (client !== 0) {
+      const earlier = this.sessions.beginWrite(client, d.seq, d.firstIncomplete, this.clock);
+      if (earlier !== null) return earlier;
+    }
+    const result = this.putBytes(d.key, d.keyBytes, d.source, d.valueStart, d.valueEnd, d.ttlMs);
+    if (client !== 0) this.sessions.recordWrite(d.seq, result);
+    return result;
   }
 
   private beginApply(index: number): void {
@@ -271,11 +307,7 @@ export class CacheStateMachine {
       const refused = this.refuseNotOwned(cmd);
       if (refused !== null) return refused;
     }
-    if (cmd.ts > this.clock) {
-      this.clock = cmd.ts;
-      this.expireDue();
-      this.sessions.expire(this.clock);
-    }
+    if (cmd.ts > this.clock) this.advanceClock(cmd.ts);
     switch (cmd.type) {
       case 'clock':
         return DONE;
@@ -295,6 +327,12 @@ export class CacheStateMachine {
       default:
         return this.applyWrite(cmd);
     }
+  }
+
+  private advanceClock(ts: number): void {
+    this.clock = ts;
+    this.expireDue();
+    this.sessions.expire(ts);
   }
 
   /** WRONG_SHARD for a write to a key split off to another shard, else null. */
@@ -351,7 +389,7 @@ export class CacheStateMachine {
     if (keyBytes < 0) return errorResult('INVALID_COMMAND', 'key must be a well-formed string');
     const session: SessionRef | undefined = cmd.session;
     if (session !== undefined) {
-      const earlier = this.sessions.begin(session, this.clock);
+      const earlier = this.sessions.beginWrite(session.client, session.seq, session.firstIncomplete ?? -1, this.clock);
       if (earlier !== null) return earlier;
     }
     let result: CommandResult;
@@ -369,7 +407,7 @@ export class CacheStateMachine {
         result = this.incr(cmd.key, cmd.by);
         break;
     }
-    if (session !== undefined) this.sessions.record(session, result);
+    if (session !== undefined) this.sessions.recordWrite(session.seq, result);
     return result;
   }
 
@@ -395,11 +433,33 @@ export class CacheStateMachine {
       slot = store.insert(key, value, size);
       this.expiry.ensureSlotCapacity(store.capacity);
     }
+    this.afterWrite(slot, ttlMs, keepExpiry);
+  }
+
+  private afterWrite(slot: number, ttlMs: number | undefined, keepExpiry: boolean): void {
     if (!keepExpiry) {
       if (ttlMs !== undefined) this.expiry.set(slot, this.clock + ttlMs, ++this.writeSeq);
       else this.expiry.remove(slot);
     }
     this.evictOverflow();
+  }
+
+  /** put() of the value src[start, end), stored as a private copy (reusing the old one's memory when it can). */
+  private putBytes(key: string, keyBytes: number, src: Uint8Array, start: number, end: number, ttlMs: number | undefined): CommandResult {
+    const size = keyBytes + (end - start) + ENTRY_OVERHEAD_BYTES;
+    if (size > this.config.maxBytes) return this.tooLarge(size);
+    const store = this.store;
+    let slot = store.slotOf(key);
+    if (slot >= 0) {
+      if (!store.overwriteOwned(slot, src, start, end, size)) store.setValue(slot, src.slice(start, end), size, true);
+      store.moveToMru(slot);
+    } else {
+      if (store.size >= this.config.maxEntries) this.evictLru();
+      slot = store.insert(key, src.slice(start, end), size, true);
+      this.expiry.ensureSlotCapacity(store.capacity);
+    }
+    this.afterWrite(slot, ttlMs, false);
+    return DONE;
   }
 
   private put(key: string, keyBytes: number, value: Uint8Array, ttlMs: number | undefined): CommandResult {

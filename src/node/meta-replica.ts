@@ -71,6 +71,8 @@ export class MetaReplica extends GroupDriver {
         reject(new NodeError(r.reason === 'OVERLOADED' ? 'OVERLOADED' : 'NOT_LEADER', `meta group: ${r.reason}`, true, r.leader));
         return;
       }
+      // A command proposed at this index in an earlier term left the log; another leader may still commit it.
+      this.pending.get(r.index)?.reject(new NodeError('UNAVAILABLE', 'outcome unknown: the entry was replaced in this replica\'s log', false));
       this.pending.set(r.index, { term: r.term, deadline: performance.now() + timeoutMs, resolve, reject });
     });
   }

@@ -15,14 +15,15 @@
  *   for `clockIntervalMs`, the leader proposes a `clock` entry.
  */
 import { performance } from 'node:perf_hooks';
-import { CacheStateMachine, decodeCommand, encodeCommand } from '../cache/index.js';
-import type { CacheConfig, Command, CommandResult } from '../cache/index.js';
+import { CacheStateMachine, CommandDecoder, encodeCommand } from '../cache/index.js';
+import type { CacheConfig, Command, CommandResult, SplitCommand } from '../cache/index.js';
 import { NONE, RawNode } from '../raft/index.js';
 import type { Entry, Message, NodeId, RaftConfig, Ready, Role } from '../raft/index.js';
 import type { GroupStorage } from '../storage/index.js';
 import { NodeError } from './errors.js';
 import { GroupDriver } from './group-driver.js';
 import { Histogram } from './metrics.js';
+import { PendingWrites } from './pending-writes.js';
 import type { Logger } from './logger.js';
 
 /** A client write, before the leader stamps its time on it. */
@@ -37,16 +38,6 @@ export interface WriteOutcome {
   readonly result: CommandResult;
   /** For cas: the key's value right after the entry was applied. */
   readonly current?: Uint8Array | null;
-}
-
-interface PendingWrite {
-  readonly term: number;
-  readonly started: number;
-  readonly deadline: number;
-  /** Key whose value is reported back (cas), or null. */
-  readonly peekKey: string | null;
-  readonly resolve: (o: WriteOutcome) => void;
-  readonly reject: (e: NodeError) => void;
 }
 
 interface PendingRead {
@@ -101,6 +92,10 @@ export interface ReplicaCounters {
   timeouts: number;
 }
 
+function rejectTimedOut(index: number, reject: (e: NodeError) => void): void {
+  reject(new NodeError('TIMEOUT', `no outcome within the request timeout (log index ${index})`, false));
+}
+
 /** The largest expiry among live keys (after a snapshot restore). O(entries), once per restore. */
 function ttlHorizonOf(sm: CacheStateMachine): number {
   let max = 0;
@@ -132,7 +127,10 @@ export class Replica extends GroupDriver {
   readonly applyLatency = new Histogram();
 
   private readonly opts: ReplicaOptions;
-  private readonly proposals = new Map<number, PendingWrite>();
+  /** Client writes waiting to be applied, by log index (for cas: the key whose value is reported back). */
+  private readonly proposals = new PendingWrites();
+  /** Decodes committed entries for applyEntries (reused: no objects per put). */
+  private readonly decoder = new CommandDecoder();
   private readQueue: PendingRead[] = [];
   private readonly readBatches = new Map<string, ReadBatch>();
   private readSeq = 0;
@@ -200,15 +198,23 @@ export class Replica extends GroupDriver {
       throw new NodeError('UNAVAILABLE', 'proposal refused', true);
     }
     this.counters.proposals++;
+    // Writes this replica proposed at r.index or above in an earlier term left the log (it ends below r.index now).
+    const replaced = this.proposals.hasFrom(r.index) ? this.proposals.takeFrom(r.index) : null;
     const started = performance.now();
-    this.proposals.set(r.index, {
-      term: r.term,
-      started,
-      deadline: started + timeoutMs,
-      peekKey: op.type === 'cas' ? op.key : null,
-      resolve,
-      reject,
-    });
+    this.proposals.add(r.index, r.term, started, started + timeoutMs, op.type === 'cas' ? op.key : null, resolve, reject);
+    if (replaced !== null) this.settleReplaced(replaced); // after add: a callback may propose again
+  }
+
+  /**
+   * Writes proposed in an earlier term whose entries left this replica's log
+   * before they were applied: another leader may still commit them (its log
+   * may hold them), so the outcome is unknown.
+   */
+  private settleReplaced(rejects: readonly ((e: NodeError) => void)[]): void {
+    if (rejects.length === 0) return;
+    const err = new NodeError('UNAVAILABLE', 'outcome unknown: the entry was replaced in this replica\'s log', false);
+    for (const reject of rejects) reject(err);
+    this.opts.onSettled(rejects.length);
   }
 
   /** Leader only: proposes an internal entry (touch / clock); false when it could not. */
@@ -328,13 +334,8 @@ export class Replica extends GroupDriver {
   }
 
   private expire(now: number): void {
-    let settled = 0;
-    for (const [index, p] of this.proposals) {
-      if (p.deadline > now) continue;
-      this.proposals.delete(index);
-      p.reject(new NodeError('TIMEOUT', `no outcome within the request timeout (log index ${index})`, false));
-      settled++;
-    }
+    // Oldest first, stopping at the first write still in time (not a walk over every pending write).
+    let settled = this.proposals.size > 0 ? this.proposals.expire(now, rejectTimedOut) : 0;
     // Made only when a read times out: an Error captures a stack (µs), and this runs every tick for every replica.
     let timeout: NodeError | null = null;
     const keep = (r: PendingRead): boolean => {
@@ -392,19 +393,19 @@ export class Replica extends GroupDriver {
     this.applied = index;
     this.ttlHorizon = ttlHorizonOf(this.sm);
     this.counters.snapshotsInstalled++;
-    let settled = 0;
-    for (const [i, p] of this.proposals) {
-      if (i > index) continue;
-      this.proposals.delete(i);
-      p.reject(new NodeError('UNAVAILABLE', 'outcome unknown: the log was replaced by a snapshot', false));
-      settled++;
+    const gone = this.proposals.takeUpTo(index);
+    if (gone.length > 0) {
+      const err = new NodeError('UNAVAILABLE', 'outcome unknown: the log was replaced by a snapshot', false);
+      for (const reject of gone) reject(err);
+      this.opts.onSettled(gone.length);
     }
-    if (settled > 0) this.opts.onSettled(settled);
     this.opts.logger.info({ group: this.groupId, index }, 'installed snapshot');
   }
 
   private applyEntries(entries: readonly Entry[]): void {
     const sm = this.sm;
+    const d = this.decoder;
+    const pending = this.proposals;
     let settled = 0;
     const now = performance.now();
     for (const e of entries) {
@@ -412,42 +413,51 @@ export class Replica extends GroupDriver {
       this.applied = e.index;
       let result: CommandResult | null = null;
       if (e.type === 'normal' && e.data.length > 0) {
-        let cmd: Command | null = null;
+        let decoded = false;
         try {
-          cmd = decodeCommand(e.data);
+          d.decode(e.data);
+          decoded = true;
         } catch (err) {
           this.opts.logger.error({ group: this.groupId, index: e.index, err: String(err) }, 'undecodable log entry');
         }
-        if (cmd !== null) {
-          result = sm.apply(e.index, cmd);
-          if (cmd.type === 'split') {
+        if (decoded) {
+          // A put is applied straight from the entry bytes (no command object, value copied into the cache).
+          result = sm.applyDecoded(e.index, d);
+          if (d.type === 'split') {
+            const group = (d.command as SplitCommand).group;
             const out = sm.takeSplit();
-            if (out !== null && cmd.group !== undefined && result.ok) this.opts.onSplit?.(cmd.group, out, e.index);
+            if (out !== null && group !== undefined && result.ok) this.opts.onSplit?.(group, out, e.index);
           }
-          if ((cmd.type === 'put' || cmd.type === 'cas') && cmd.ttlMs !== undefined) {
-            const until = sm.now + cmd.ttlMs;
+          if (d.ttlMs !== undefined) {
+            const until = sm.now + d.ttlMs;
             if (until > this.ttlHorizon) this.ttlHorizon = until;
           }
         }
       }
-      if (this.proposals.size === 0) continue;
-      const p = this.proposals.get(e.index);
-      if (p === undefined) continue;
-      this.proposals.delete(e.index);
+      if (pending.size === 0) continue;
+      const slot = pending.slotOf(e.index);
+      if (slot < 0) continue;
+      const term = pending.termAt(slot);
+      const started = pending.startedOf(slot);
+      const peekKey = pending.peekKeyOf(slot);
+      const resolve = pending.resolveOf(slot);
+      const reject = pending.rejectOf(slot);
+      pending.release(slot);
       settled++;
-      if (p.term !== e.term) {
+      if (term !== e.term) {
         this.counters.lostWrites++;
-        p.reject(new NodeError('NOT_LEADER', 'leadership changed: the write was not applied', true, this.leader));
+        reject(new NodeError('NOT_LEADER', 'leadership changed: the write was not applied', true, this.leader));
         continue;
       }
-      this.applyLatency.observe((now - p.started) / 1000);
+      this.applyLatency.observe((now - started) / 1000);
       if (result === null) {
-        p.reject(new NodeError('UNAVAILABLE', 'entry could not be applied', false));
+        reject(new NodeError('UNAVAILABLE', 'entry could not be applied', false));
         continue;
       }
-      if (p.peekKey !== null) p.resolve({ result, current: sm.peek(p.peekKey) });
-      else p.resolve({ result });
+      if (peekKey !== null) resolve({ result, current: sm.peek(peekKey) });
+      else resolve({ result });
     }
+    d.release();
     if (settled > 0) this.opts.onSettled(settled);
     this.maybeSnapshot();
   }
@@ -491,11 +501,10 @@ export class Replica extends GroupDriver {
   /** Fails everything waiting (shutdown). */
   failAll(err: NodeError): void {
     let n = 0;
-    for (const p of this.proposals.values()) {
-      p.reject(err);
+    for (const reject of this.proposals.takeUpTo(Number.POSITIVE_INFINITY)) {
+      reject(err);
       n++;
     }
-    this.proposals.clear();
     for (const r of this.readQueue) {
       r.reject(err);
       n++;

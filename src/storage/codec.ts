@@ -10,26 +10,63 @@ const TYPE_NORMAL = 0;
 const TYPE_CONF = 1;
 const RUN_HEADER = 4; // count u32
 const RUN_ENTRY_HEADER = 13; // type u8 + term u64 + data length u32
+/** Bytes a run takes per entry besides its data. */
+export const RUN_ENTRY_BYTES = RUN_ENTRY_HEADER;
+const TWO_32 = 0x1_0000_0000;
+
+/** Encoded size of the run of `entries[from..to)`. */
+export function runSize(entries: readonly Entry[], from: number, to: number = entries.length): number {
+  let size = RUN_HEADER;
+  for (let i = from; i < to; i++) size += RUN_ENTRY_HEADER + (entries[i] as Entry).data.byteLength;
+  return size;
+}
 
 /**
  * A run of consecutive entries (`entries[from..]`, indexes implied by the key):
  * count u32, then per entry type u8, term u64, data length u32, data.
  */
 export function encodeRun(entries: readonly Entry[], from: number, to: number = entries.length): Uint8Array {
-  let size = RUN_HEADER;
-  for (let i = from; i < to; i++) size += RUN_ENTRY_HEADER + (entries[i] as Entry).data.byteLength;
-  const v = new Uint8Array(size);
+  const v = new Uint8Array(runSize(entries, from, to));
+  encodeRunInto(v, entries, from, to);
+  return v;
+}
+
+/** Writes the run of `entries[from..to)` at the start of `v` (at least `runSize` bytes); returns its length. */
+export function encodeRunInto(v: Uint8Array, entries: readonly Entry[], from: number, to: number): number {
   writeU32(v, 0, to - from);
   let o = RUN_HEADER;
+  // The term is checked and split once per run of equal terms (nearly always one per run).
+  let term = Number.NaN; // differs from every term, so the first is always checked
+  let hi = 0;
+  let lo = 0;
   for (let i = from; i < to; i++) {
     const e = entries[i] as Entry;
+    if (e.term !== term) {
+      term = e.term;
+      if (!Number.isSafeInteger(term) || term < 0) throw new RangeError(`not a safe u64: ${term}`);
+      hi = Math.floor(term / TWO_32);
+      lo = term >>> 0;
+    }
+    const data = e.data;
+    const len = data.byteLength;
     v[o] = e.type === 'conf' ? TYPE_CONF : TYPE_NORMAL;
-    writeU64(v, o + 1, e.term);
-    writeU32(v, o + 9, e.data.byteLength);
-    v.set(e.data, o + RUN_ENTRY_HEADER);
-    o += RUN_ENTRY_HEADER + e.data.byteLength;
+    v[o + 1] = hi >>> 24;
+    v[o + 2] = (hi >>> 16) & 0xff;
+    v[o + 3] = (hi >>> 8) & 0xff;
+    v[o + 4] = hi & 0xff;
+    v[o + 5] = lo >>> 24;
+    v[o + 6] = (lo >>> 16) & 0xff;
+    v[o + 7] = (lo >>> 8) & 0xff;
+    v[o + 8] = lo & 0xff;
+    v[o + 9] = len >>> 24;
+    v[o + 10] = (len >>> 16) & 0xff;
+    v[o + 11] = (len >>> 8) & 0xff;
+    v[o + 12] = len & 0xff;
+    o += RUN_ENTRY_HEADER;
+    v.set(data, o);
+    o += len;
   }
-  return v;
+  return o;
 }
 
 /** The entries of the run that begins at `first`; their data are views into `v` (no copy). */
@@ -58,12 +95,19 @@ export function decodeRun(first: number, v: Uint8Array): Entry[] {
   return out;
 }
 
+export const HARD_STATE_BYTES = 24;
+
 export function encodeHardState(hs: HardState): Uint8Array {
-  const v = new Uint8Array(24);
+  const v = new Uint8Array(HARD_STATE_BYTES);
+  encodeHardStateInto(v, hs);
+  return v;
+}
+
+/** Writes the hard state into `v` (HARD_STATE_BYTES bytes). */
+export function encodeHardStateInto(v: Uint8Array, hs: HardState): void {
   writeU64(v, 0, hs.term);
   writeU64(v, 8, hs.vote);
   writeU64(v, 16, hs.commit);
-  return v;
 }
 
 export function decodeHardState(v: Uint8Array): HardState {

@@ -9,13 +9,35 @@
  * is failed for good: the in-memory view may be ahead of the disk, so every
  * later write throws (fail-stop; reopen from disk).
  */
+import type { Entry } from '../raft/types.js';
 import { StorageFailedError } from './errors.js';
 
+/**
+ * One write of a batch. A `run` (consecutive log entries of one group, keys.ts)
+ * is encoded only when its batch is written, into a buffer the writer reuses:
+ * no copy of the entries per append, no allocation per run.
+ */
 export type BatchOp =
   | { readonly type: 'put'; readonly key: Uint8Array; readonly value: Uint8Array }
-  | { readonly type: 'del'; readonly key: Uint8Array };
+  | { readonly type: 'del'; readonly key: Uint8Array }
+  | RunOp;
 
-/** Writes `ops` atomically and durably (one synced LevelDB batch). */
+/** `entries[from..to)` stored as the run of `group` that begins at index `first`. */
+export interface RunOp {
+  readonly type: 'run';
+  readonly group: number;
+  readonly first: number;
+  /** Never changed once handed over (the core hands out fresh arrays and never changes an entry). */
+  readonly entries: readonly Entry[];
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * Writes `ops` atomically and durably (one synced LevelDB batch). It reads
+ * every key and value before it returns (the chained batch copies them), so
+ * a writer may reuse a value buffer for the next batch once this one started.
+ */
 export type WriteBatch = (ops: BatchOp[]) => Promise<void>;
 
 /** Something whose on-disk invariants are checked before a batch that touched it is written. */
@@ -61,6 +83,8 @@ export class GroupCommit {
   private failure: StorageFailedError | null = null;
   private closed = false;
   private batches = 0;
+  /** Number of the batch now accumulating (see `accumulating`). */
+  private seq = 0;
   private ops = 0;
   private bytes = 0;
 
@@ -86,6 +110,14 @@ export class GroupCommit {
     this.assertWritable();
     this.pending.push({ type: 'put', key, value });
     this.pendingBytes += key.byteLength + value.byteLength;
+    this.schedule();
+  }
+
+  /** Stores `entries[from..to)` as the run of `group` beginning at `first` (`bytes`: its key and value size, for the stats). */
+  putRun(group: number, first: number, entries: readonly Entry[], from: number, to: number, bytes: number): void {
+    this.assertWritable();
+    this.pending.push({ type: 'run', group, first, entries, from, to });
+    this.pendingBytes += bytes;
     this.schedule();
   }
 
@@ -122,6 +154,15 @@ export class GroupCommit {
     this.start();
   }
 
+  /**
+   * Identifies the batch now accumulating: it changes when that batch starts
+   * being written. A writer whose put is already in it may change the value
+   * buffer in place instead of putting again (the batch reads it when it starts).
+   */
+  get accumulating(): number {
+    return this.seq;
+  }
+
   stats(): CommitStats {
     return { batches: this.batches, ops: this.ops, bytes: this.bytes };
   }
@@ -139,6 +180,7 @@ export class GroupCommit {
     const ops = this.pending;
     const done = this.pendingDone ?? deferred();
     const bytes = this.pendingBytes;
+    this.seq++;
     this.pending = [];
     this.pendingBytes = 0;
     this.pendingDone = null;
@@ -154,7 +196,13 @@ export class GroupCommit {
     this.batches++;
     this.ops += ops.length;
     this.bytes += bytes;
-    this.write(ops).then(
+    let written: Promise<void>;
+    try {
+      written = this.write(ops); // encodes queued runs: a bad entry throws here
+    } catch (err) {
+      written = Promise.reject(err);
+    }
+    written.then(
       () => {
         this.inFlight = null;
         // What accumulated during this write starts at once: its writers are done with it.

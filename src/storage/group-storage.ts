@@ -14,10 +14,14 @@ import { CompactedError, UnavailableError } from '../raft/types.js';
 import type { ConfState, Entry, HardState, Snapshot, SnapshotMetadata, Storage } from '../raft/types.js';
 import {
   encodeConf,
+  HARD_STATE_BYTES,
   encodeHardState,
+  encodeHardStateInto,
   encodeLogStart,
+  RUN_ENTRY_BYTES,
   encodeRun,
   encodeSnapshotMeta,
+  runSize,
 } from './codec.js';
 import type { LogStart } from './codec.js';
 import { GroupDroppedError } from './errors.js';
@@ -27,6 +31,7 @@ import {
   KIND_HARD_STATE,
   KIND_LOG_START,
   KIND_SNAPSHOT_META,
+  RUN_KEY_BYTES,
   chunkKey,
   groupKey,
   runKey,
@@ -62,6 +67,13 @@ export class GroupStorage implements Storage, Checked {
   /** What is on disk: the runs holding the log, ascending, each beginning where the previous ends. */
   private runs: Run[];
   private readonly hardStateKey: Uint8Array;
+  /**
+   * The hard state's value as put in the accumulating batch (`hsBatch`): a later
+   * setHardState before that batch starts rewrites it in place, so a batch holds
+   * one hard-state put per group however many Readies it carries.
+   */
+  private readonly hsValue = new Uint8Array(new ArrayBuffer(HARD_STATE_BYTES));
+  private hsBatch = -1;
   private readonly confKey: Uint8Array;
   private readonly logStartKey: Uint8Array;
   private readonly snapshotMetaKey: Uint8Array;
@@ -177,7 +189,11 @@ export class GroupStorage implements Storage, Checked {
   setHardState(hs: HardState): Promise<void> {
     this.assertWritable();
     this.hs = { term: hs.term, vote: hs.vote, commit: hs.commit };
-    this.commit.put(this.hardStateKey, encodeHardState(this.hs));
+    encodeHardStateInto(this.hsValue, this.hs);
+    if (this.hsBatch !== this.commit.accumulating) {
+      this.commit.put(this.hardStateKey, this.hsValue);
+      this.hsBatch = this.commit.accumulating;
+    }
     this.commit.touch(this);
     return this.commit.durable();
   }
@@ -194,6 +210,8 @@ export class GroupStorage implements Storage, Checked {
    * (a conflict): the keys of replaced entries beyond the new last index are
    * deleted in the same batch. Entries already compacted away are skipped.
    * Refuses to replace entries covered by the snapshot (they are applied).
+   * `entries` (the array and its entries) must not change afterwards: the
+   * store keeps them and encodes them when their batch is written.
    */
   append(entries: readonly Entry[]): Promise<void> {
     this.assertWritable();
@@ -203,11 +221,13 @@ export class GroupStorage implements Storage, Checked {
     if (first && first.index <= off) from = off + 1 - first.index;
     const head = entries[from];
     if (!head) return this.commit.durable();
+    let bytes = RUN_KEY_BYTES + runSize(entries, from, from + 1);
     for (let i = from + 1; i < entries.length; i++) {
-      const e = entries[i];
-      if (e && e.index !== head.index + (i - from)) {
+      const e = entries[i] as Entry;
+      if (e.index !== head.index + (i - from)) {
         throw new Error(`group ${this.groupId}: append: entries not contiguous at ${e.index}`);
       }
+      bytes += RUN_ENTRY_BYTES + e.data.byteLength;
     }
     const oldLast = this.lastIndex();
     if (head.index > oldLast + 1) {
@@ -218,11 +238,15 @@ export class GroupStorage implements Storage, Checked {
         `group ${this.groupId}: append: would replace entry ${head.index} covered by the snapshot at ${this.snap.metadata.index}`,
       );
     }
-    if (head.index <= oldLast) this.truncateRuns(head.index); // a conflict: the disk drops the suffix too
-    this.ents.length = head.index - off - 1; // drop the conflicting suffix
-    for (let i = from; i < entries.length; i++) this.ents.push(entries[i] as Entry);
-    // All new entries go under one key: one LevelDB put per append, not one per entry.
-    this.commit.put(runKey(this.groupId, head.index), encodeRun(entries, from));
+    const ents = this.ents;
+    if (head.index <= oldLast) {
+      this.truncateRuns(head.index); // a conflict: the disk drops the suffix too
+      ents.length = head.index - off - 1; // and so does the log in memory
+    }
+    for (let i = from; i < entries.length; i++) ents.push(entries[i] as Entry);
+    // All new entries go under one key: one LevelDB put per append, not one per entry,
+    // encoded when the batch is written (`entries` is not changed by its owner).
+    this.commit.putRun(this.groupId, head.index, entries, from, entries.length, bytes);
     this.runs.push({ first: head.index, last: this.lastIndex() });
     this.commit.touch(this);
     return this.commit.durable();

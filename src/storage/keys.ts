@@ -52,6 +52,8 @@ export const MAX_GROUP_ID = 0xffff_ffff;
 const GROUP_KEY_LEN = 5;
 const CHUNK_KEY_LEN = 9;
 const RUN_KEY_LEN = 13;
+/** Bytes of a run's key (runKey). */
+export const RUN_KEY_BYTES = RUN_KEY_LEN;
 
 export function formatKey(): Uint8Array {
   return Uint8Array.of(KIND_FORMAT);
@@ -76,10 +78,15 @@ export function chunkKey(group: number, chunk: number): Uint8Array {
 /** Key of the run of entries that begins at index `first`. */
 export function runKey(group: number, first: number): Uint8Array {
   const k = new Uint8Array(RUN_KEY_LEN);
+  runKeyInto(k, group, first);
+  return k;
+}
+
+/** Writes runKey(group, first) into `k` (RUN_KEY_LEN bytes). */
+export function runKeyInto(k: Uint8Array, group: number, first: number): void {
   k[0] = KIND_RUN;
   writeU32(k, 1, group);
   writeU64(k, 5, first);
-  return k;
 }
 
 /** A key read back from disk, split into its parts. */

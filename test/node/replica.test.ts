@@ -120,6 +120,43 @@ describe('Replica', () => {
     expect(replica.sm.peek('k')).toEqual(new Uint8Array([2]));
   });
 
+  it('answers a write whose entry left the log before it applied, when a new proposal takes its index (not definite)', async () => {
+    becomeLeader();
+    const settle = (p: Promise<WriteOutcome>): Promise<unknown> => p.then((o) => o, (e: unknown) => e);
+    const mine = [0, 1, 2].map((i) =>
+      settle(new Promise<WriteOutcome>((resolve, reject) => {
+        replica.propose({ type: 'put', key: `k${i}`, value: new Uint8Array([i]) }, 10_000, resolve, reject);
+      })),
+    );
+    drain(); // entries 2, 3, 4 of term 1, acknowledged by no one
+    // A leader of term 2 replaces entry 2 and cuts 3 and 4 from our log (commits nothing).
+    const theirs = encodeCommand({ type: 'put', ts: 1, key: 'x', value: new Uint8Array([9]) });
+    replica.raw.step({ type: 'app', from: 2, to: 1, term: 2, index: 1, logTerm: 1, entries: [{ term: 2, index: 2, type: 'normal', data: theirs }], commit: 1 });
+    drain();
+    expect(replica.raw.status().lastIndex).toBe(2);
+    // We lead term 3: our no-op takes index 3, the next write index 4.
+    replica.raw.campaign();
+    drain();
+    replica.raw.step({ type: 'pre-vote-resp', from: 3, to: 1, term: 3, reject: false });
+    drain();
+    replica.raw.step({ type: 'vote-resp', from: 3, to: 1, term: 3, reject: false });
+    drain();
+    expect(replica.role).toBe('leader');
+    const next = settle(new Promise<WriteOutcome>((resolve, reject) => {
+      replica.propose({ type: 'put', key: 'new', value: new Uint8Array([7]) }, 10_000, resolve, reject);
+    }));
+    // The write of term 1 at index 4 can no longer be answered by its index: outcome unknown, said at once.
+    expect(await mine[2]).toMatchObject({ code: 'UNAVAILABLE', definite: false });
+    drain();
+    replica.raw.step({ type: 'app-resp', from: 3, to: 1, term: 3, index: 4, reject: false, rejectHint: 0, logTerm: 0 });
+    drain();
+    expect(replica.applied).toBe(4);
+    // Index 2 (their entry) and 3 (our no-op) applied in other terms: definite NOT_LEADER; the new write succeeds.
+    expect(await mine[0]).toMatchObject({ code: 'NOT_LEADER', definite: true });
+    expect(await mine[1]).toMatchObject({ code: 'NOT_LEADER', definite: true });
+    expect(await next).toMatchObject({ result: { ok: true } });
+  });
+
   it('refuses to propose on a follower with the leader hint', () => {
     expect(() => replica.propose({ type: 'register' }, 1000, () => {}, () => {})).toThrow(NodeError);
   });

@@ -68,7 +68,7 @@ describe('GroupCommit', () => {
     await settle();
     expect(done).toEqual(['a']);
     expect(db.calls).toHaveLength(2);
-    expect(db.calls[1]?.map((op) => op.key[0])).toEqual([3, 4, 5]);
+    expect(db.calls[1]?.map((op) => (op.type === 'run' ? -1 : op.key[0]))).toEqual([3, 4, 5]);
     expect(db.inFlight()).toBe(1);
     db.complete();
     await settle();
@@ -140,5 +140,16 @@ describe('GroupCommit', () => {
     expect(db.calls.map((ops) => ops.length)).toEqual([1, 1]);
     db.complete();
     await expect(c.durable()).resolves.toBeUndefined();
+  });
+});
+
+describe('GroupCommit, a writer that throws', () => {
+  it('fails the commit for good instead of throwing out of the event loop', async () => {
+    const c = new GroupCommit(() => {
+      throw new Error('cannot encode');
+    });
+    c.put(key(1), key(1));
+    await expect(c.durable()).rejects.toBeInstanceOf(StorageFailedError);
+    expect(() => c.put(key(2), key(2))).toThrow(StorageFailedError);
   });
 });
