@@ -8,42 +8,21 @@
  * payload.
  */
 import type { Socket } from 'node:net';
+import { WS_MAX_HEADER_BYTES, WS_TEXT, writeWsHeader, wsHeaderBytes } from '../util/ws-frame-header.js';
 import type { JsonWriter } from './json-writer.js';
 
 /** The longest header: 2 bytes, a 64-bit length, a mask key. */
-export const MAX_FRAME_HEADER = 14;
+export const MAX_FRAME_HEADER = WS_MAX_HEADER_BYTES;
 
 /** Header bytes of a frame with a `len`-byte payload (mask key included when `masked`). */
-export function frameHeaderSize(len: number, masked: boolean): number {
-  return (len < 126 ? 2 : len < 65536 ? 4 : 10) + (masked ? 4 : 0);
-}
+export const frameHeaderSize = wsHeaderBytes;
 
 /**
  * Writes the header of a final text frame with a `len`-byte payload at `off`
  * (with an all-zero mask key when `masked`); returns the payload's offset.
  */
 export function writeFrameHeader(buf: Buffer, off: number, len: number, masked: boolean): number {
-  const maskBit = masked ? 0x80 : 0;
-  buf[off++] = 0x81; // FIN, text
-  if (len < 126) {
-    buf[off++] = maskBit | len;
-  } else if (len < 65536) {
-    buf[off++] = maskBit | 126;
-    buf[off++] = len >>> 8;
-    buf[off++] = len & 0xff;
-  } else {
-    buf[off++] = maskBit | 127;
-    buf.writeUInt32BE(Math.floor(len / 0x100000000), off);
-    buf.writeUInt32BE(len >>> 0, off + 4);
-    off += 8;
-  }
-  if (masked) {
-    buf[off++] = 0;
-    buf[off++] = 0;
-    buf[off++] = 0;
-    buf[off++] = 0;
-  }
-  return off;
+  return writeWsHeader(buf, off, len, masked, WS_TEXT);
 }
 
 /**
