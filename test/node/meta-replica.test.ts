@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { drain as drainDriver } from './drive.js';
 import { MetaReplica } from '../../src/node/meta-replica.js';
 import { NodeError, silentLogger } from '../../src/node/index.js';
 import { NodeStore } from '../../src/storage/index.js';
@@ -18,16 +19,7 @@ describe('MetaReplica', () => {
   let store: NodeStore;
   let meta: MetaReplica;
 
-  function drain(): void {
-    while (meta.raw.hasReady()) {
-      const rd = meta.raw.ready();
-      meta.persist(rd);
-      const held = meta.sendEarly(rd);
-      meta.applyReady(rd);
-      if (held) meta.sendHeld(held);
-      meta.raw.advance();
-    }
-  }
+  const drain = (): void => drainDriver(meta);
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'raftcache-meta-replica-'));

@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { drain as drainDriver } from './drive.js';
 import { encodeCommand } from '../../src/cache/index.js';
 import { Replica } from '../../src/node/replica.js';
 import type { WriteOutcome } from '../../src/node/replica.js';
@@ -20,17 +21,7 @@ describe('Replica', () => {
   let sent: Message[];
   let replica: Replica;
 
-  /** The node's turn, synchronously (storage is in memory until flushed; nothing here needs the disk). */
-  function drain(): void {
-    while (replica.raw.hasReady()) {
-      const rd = replica.raw.ready();
-      replica.persist(rd);
-      const held = replica.sendEarly(rd);
-      replica.applyReady(rd);
-      if (held) replica.sendHeld(held);
-      replica.raw.advance();
-    }
-  }
+  const drain = (): void => drainDriver(replica);
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'raftcache-replica-'));

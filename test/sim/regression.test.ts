@@ -59,20 +59,9 @@ describe('regressions found by the simulation', () => {
   // for 250+ ticks after the heal. Each candidate held its vote requests until its new term
   // and self-vote were durable, so every election round waited for two disk writes (the
   // candidate's and the voter's). Vote and pre-vote requests now leave at once, as in
-  // etcd raft (SEND_BEFORE_PERSIST_ANY_TERM, src/raft/raw-node.ts).
+  // etcd raft (sendsBeforePersist, src/raft/raw-node.ts).
   it('elections without PreVote settle with an async disk (seeds 100803, 101468)', { timeout: 60_000 }, () => {
-    for (const seed of [100803, 101468]) {
-      const r = runSimulation({
-        seed,
-        nodes: 3,
-        steps: 3000,
-        membership: true,
-        compaction: true,
-        quiesce: true,
-        asyncDisk: { latency: { min: 0, max: 4 }, maxOutstanding: 8 },
-      });
-      expect(explain(r, 3, 3000)).toBe('ok');
-    }
+    for (const seed of [100803, 101468]) expect(asyncDiskRun(seed)).toBe('ok');
   });
 
   // Liveness, PreVote on; found 2026-11-28 by the same 1,500-seed run once vote requests
@@ -85,15 +74,20 @@ describe('regressions found by the simulation', () => {
   // configuration, never campaigned. Now such a node campaigns once to hand over again
   // (handOverAgain, src/raft/raft.ts; test/raft/membership.test.ts shows it directly).
   it('a removed ex-leader holding the longest log does not stall the group (seed 101381)', { timeout: 60_000 }, () => {
-    const r = runSimulation({
-      seed: 101381,
-      nodes: 3,
-      steps: 3000,
-      membership: true,
-      compaction: true,
-      quiesce: true,
-      asyncDisk: { latency: { min: 0, max: 4 }, maxOutstanding: 8 },
-    });
-    expect(explain(r, 3, 3000)).toBe('ok');
+    expect(asyncDiskRun(101381)).toBe('ok');
   });
 });
+
+/** A run of `sim --async-disk --membership --compaction --quiesce` (3 nodes, 3000 steps, writes of 0–4 ticks, 8 Readies outstanding), explained. */
+function asyncDiskRun(seed: number): string {
+  const r = runSimulation({
+    seed,
+    nodes: 3,
+    steps: 3000,
+    membership: true,
+    compaction: true,
+    quiesce: true,
+    asyncDisk: { latency: { min: 0, max: 4 }, maxOutstanding: 8 },
+  });
+  return explain(r, 3, 3000);
+}

@@ -162,15 +162,7 @@ describe('frames written straight to the socket', () => {
     const opts = { maxFrameBytes: 512 << 10, maxBufferedBytes: 1 << 30 };
     const a = node(1, opts);
     const b = node(2, opts);
-    await a.start();
-    await b.start();
-    const table = new Map([
-      [1, a.address],
-      [2, b.address],
-    ]);
-    a.transport.setPeers(table);
-    b.transport.setPeers(table);
-    await waitFor(() => a.transport.isConnected(2) && b.transport.isConnected(1), 'connected');
+    await connectPair(a, b);
     const count = 40;
     const sent: Record<number, Message[]> = { 1: [], 2: [] };
     for (let i = 0; i < count; i++) {
@@ -207,15 +199,7 @@ describe('frames written straight to the socket', () => {
   it('after a reconnect frames go to the new socket; a frame pending when the link drops is counted, not written', async () => {
     const a = node(1);
     const b = node(2);
-    await a.start();
-    await b.start();
-    const table = new Map([
-      [1, a.address],
-      [2, b.address],
-    ]);
-    a.transport.setPeers(table);
-    b.transport.setPeers(table);
-    await waitFor(() => a.transport.isConnected(2) && b.transport.isConnected(1), 'connected');
+    await connectPair(a, b);
     for (let round = 0; round < 3; round++) {
       // Queued this turn, then the link goes: the flush finds no connection.
       expect(a.transport.send(2, 1, appOf(1, 2, 50 + round, 70_000))).toBe(true);
@@ -235,3 +219,16 @@ describe('frames written straight to the socket', () => {
     expect(a.transport.metrics().frameErrors + b.transport.metrics().frameErrors).toBe(0);
   }, 20_000);
 });
+
+/** Starts both nodes, gives each the other's address, and waits until they are connected. */
+async function connectPair(a: Node, b: Node): Promise<void> {
+  await a.start();
+  await b.start();
+  const table = new Map([
+    [1, a.address],
+    [2, b.address],
+  ]);
+  a.transport.setPeers(table);
+  b.transport.setPeers(table);
+  await waitFor(() => a.transport.isConnected(2) && b.transport.isConnected(1), 'connected');
+}
