@@ -15,7 +15,6 @@
 import type { RequestOf, SessionField } from './schema.js';
 
 const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const RBRACE = 0x7d;
 const ZERO = 0x30;

@@ -467,7 +467,7 @@ export class ApiServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const [ws, state] of this.clients) {
+    for (const state of this.clients.values()) {
       this.unwatch(state); // the node may outlive the server: drop its listeners now
       this.closeSocket(state, CLOSE_GOING_AWAY, 'server shutting down');
     }

@@ -72,6 +72,15 @@ export class LruStore {
     return this.values[slot] as Uint8Array;
   }
 
+  /**
+   * The value at `slot` for a look that ends before the store changes again
+   * (a comparison, a parse): not handed out, so a same-size overwrite may
+   * still reuse its memory. Never keep it.
+   */
+  peekValueAt(slot: number): Uint8Array {
+    return this.values[slot] as Uint8Array;
+  }
+
   /** Length of the value at `slot` (does not hand it out). */
   valueLengthAt(slot: number): number {
     return (this.values[slot] as Uint8Array).length;

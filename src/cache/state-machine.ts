@@ -485,7 +485,7 @@ export class CacheStateMachine {
     }
     const slot = this.liveSlot(key);
     const matches =
-      expected === null ? slot < 0 : slot >= 0 && bytesEqual(this.store.valueAt(slot), expected);
+      expected === null ? slot < 0 : slot >= 0 && bytesEqual(this.store.peekValueAt(slot), expected);
     if (!matches) return { ok: true, kind: 'cas', swapped: false };
     if (next === null) this.remove(key);
     else this.write(key, next, size, ttlMs, false);
@@ -496,7 +496,7 @@ export class CacheStateMachine {
     const slot = this.liveSlot(key);
     let current = 0;
     if (slot >= 0) {
-      const parsed = parseInteger(this.store.valueAt(slot));
+      const parsed = parseInteger(this.store.peekValueAt(slot));
       if (parsed === null) return errorResult('NOT_INTEGER', `value of ${JSON.stringify(key)} is not a decimal integer`);
       current = parsed;
     }

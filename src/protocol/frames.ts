@@ -7,8 +7,7 @@
  * mask bit, the 7/16/64-bit length, the mask key if masked, then the UTF-8
  * payload.
  */
-import type { Socket } from 'node:net';
-import { WS_MAX_HEADER_BYTES, WS_TEXT, writeWsHeader, wsHeaderBytes } from '../util/ws-frame-header.js';
+import { WS_MAX_HEADER_BYTES, WS_TEXT, writeWsHeader, wsHeaderBytes, wsSocketOf } from '../util/ws-frame-header.js';
 import type { JsonWriter } from './json-writer.js';
 
 /** The longest header: 2 bytes, a 64-bit length, a mask key. */
@@ -52,10 +51,7 @@ export function appendJsonFrame(w: JsonWriter, value: unknown, masked: boolean):
 }
 
 /** ws's TCP socket (the internal field `_socket`), when it looks like one; else undefined (then use ws.send). */
-export function socketOf(ws: object | undefined): Socket | undefined {
-  const s = (ws as { _socket?: Socket | null } | undefined)?._socket;
-  return s !== undefined && s !== null && typeof s.write === 'function' ? s : undefined;
-}
+export const socketOf = wsSocketOf;
 
 /** What writeStaged needs of a socket (a net.Socket, or the Duplex of an HTTP upgrade). */
 export interface FrameSink {

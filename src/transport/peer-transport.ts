@@ -23,12 +23,12 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
-import type { Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import type { SnapChunk } from '../raft/snapshot-transfer.js';
 import type { Message, MsgSnap, NodeId } from '../raft/types.js';
 import type { Rng } from '../util/rng.js';
+import { wsSocketOf } from '../util/ws-frame-header.js';
 import { backoffDelay } from './backoff.js';
 import { PeerSnapshots } from './snapshot-streams.js';
 import { FrameEncoder, FrameError, decodePeerFrame, encodeSnapAck, encodeSnapChunk } from './codec.js';
@@ -113,11 +113,6 @@ function toBytes(data: RawData): Uint8Array {
   return data;
 }
 
-/** ws's socket (an internal field, `_socket`), when it looks like one. */
-function socketOf(ws: WebSocket): Socket | null {
-  const s = (ws as unknown as { _socket?: Socket | null })._socket;
-  return s !== undefined && s !== null && typeof s.write === 'function' ? s : null;
-}
 
 function copyOf(bytes: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(bytes.length);
@@ -708,8 +703,8 @@ export class PeerTransport {
    * behind others goes as a copy unless it fills a good part of its buffer.
    */
   private writeFrame(link: Link, enc: FrameEncoder): boolean {
-    const socket = socketOf(link.ws);
-    if (socket === null) {
+    const socket = wsSocketOf(link.ws);
+    if (socket === undefined) {
       // ws may hold the buffer until the socket drains, so it gets its own copy.
       link.ws.send(copyOf(enc.finish()), { binary: true });
       return true;

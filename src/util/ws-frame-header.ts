@@ -8,6 +8,18 @@
  * in our clients), so the payload goes unmasked. A server must not mask.
  */
 
+import type { Socket } from 'node:net';
+
+/**
+ * ws's TCP socket (the internal field `_socket`), when it looks like one; else
+ * undefined (then frame through ws.send). Writing whole frames to it is safe
+ * because ws writes its own frames (pong, close) whole too.
+ */
+export function wsSocketOf(ws: object | undefined): Socket | undefined {
+  const s = (ws as { _socket?: Socket | null } | undefined)?._socket;
+  return s !== undefined && s !== null && typeof s.write === 'function' ? s : undefined;
+}
+
 /** The longest header: 2 + 8 (64-bit length) + 4 (mask key). */
 export const WS_MAX_HEADER_BYTES = 14;
 

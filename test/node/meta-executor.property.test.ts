@@ -18,7 +18,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MetaStateMachine } from '../../src/meta/index.js';
 import type { NodeAddress } from '../../src/meta/index.js';
-import { ExecutorWorld, KNOWN_BUGS } from './meta-executor-world.js';
+import { ExecutorWorld } from './meta-executor-world.js';
 import type { Breakage, KnownBug, WorldEvent, WorldParams } from './meta-executor-world.js';
 
 /** Rounds the world gets, once calm, to reach rest. */
